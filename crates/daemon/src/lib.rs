@@ -1,1 +1,4 @@
-//! placeholder
+//! The Warden daemon.
+#![deny(missing_docs)]
+
+pub mod sources;

@@ -1,0 +1,3 @@
+//! Log sources: following files across rotation (API contract; bodies being filled in).
+
+pub mod file;
