@@ -21,7 +21,10 @@ pub struct Checked {
 fn regex_location(list: &[(String, Location)], index: usize, fallback: &Path) -> Location {
     list.get(index)
         .map(|(_, l)| l.clone())
-        .unwrap_or_else(|| Location { file: fallback.to_path_buf(), line: None })
+        .unwrap_or_else(|| Location {
+            file: fallback.to_path_buf(),
+            line: None,
+        })
 }
 
 /// Load and fully validate the tree at `dir`. Every problem found is returned at once.
@@ -53,7 +56,10 @@ pub fn check(dir: &Path) -> Result<Checked, Vec<Diagnostic>> {
                     let location = match e.option {
                         "failregex" => regex_location(&f.failregex, e.index, &f.file),
                         "ignoreregex" => regex_location(&f.ignoreregex, e.index, &f.file),
-                        _ => Location { file: f.file.clone(), line: None },
+                        _ => Location {
+                            file: f.file.clone(),
+                            line: None,
+                        },
                     };
                     errors.push(Diagnostic {
                         location,
@@ -74,7 +80,11 @@ pub fn check(dir: &Path) -> Result<Checked, Vec<Diagnostic>> {
         }
     }
     if errors.is_empty() {
-        Ok(Checked { config, filters, warnings })
+        Ok(Checked {
+            config,
+            filters,
+            warnings,
+        })
     } else {
         Err(errors)
     }

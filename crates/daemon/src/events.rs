@@ -45,11 +45,21 @@ pub fn unban(jail: &str, ip: IpAddr) {
 }
 
 /// An action command failed.
-pub fn action_failed(jail: &str, action: &str, method: &str, ip: Option<IpAddr>, outcome: &Outcome) {
+pub fn action_failed(
+    jail: &str,
+    action: &str,
+    method: &str,
+    ip: Option<IpAddr>,
+    outcome: &Outcome,
+) {
     ACTION_FAILURES.fetch_add(1, Ordering::Relaxed);
     match ip {
-        Some(ip) => tracing::error!(target: "warden::actions", jail, action, method, %ip, "[{jail}] action {action} {method} for {ip} failed: {outcome}"),
-        None => tracing::error!(target: "warden::actions", jail, action, method, "[{jail}] action {action} {method} failed: {outcome}"),
+        Some(ip) => {
+            tracing::error!(target: "warden::actions", jail, action, method, %ip, "[{jail}] action {action} {method} for {ip} failed: {outcome}")
+        }
+        None => {
+            tracing::error!(target: "warden::actions", jail, action, method, "[{jail}] action {action} {method} failed: {outcome}")
+        }
     }
 }
 

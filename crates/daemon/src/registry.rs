@@ -19,24 +19,41 @@ pub struct Registry {
 impl Registry {
     /// The jail called `name`.
     pub fn get(&self, name: &str) -> Option<Arc<Jail>> {
-        self.jails.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+        self.jails
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
     }
 
     /// All jails, sorted by name.
     pub fn all(&self) -> Vec<Arc<Jail>> {
-        self.jails.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+        self.jails
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// Names of all jails, sorted.
     pub fn names(&self) -> Vec<String> {
-        self.jails.read().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect()
+        self.jails
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect()
     }
 
     /// Add a jail whose filter thread reads from `lines`.
     pub fn insert(&self, jail: Arc<Jail>, lines: LineSender) {
         let mut routes = self.routes.write().unwrap_or_else(|p| p.into_inner());
         for f in &jail.files {
-            routes.entry(f.clone()).or_default().push((jail.name.clone(), lines.clone()));
+            routes
+                .entry(f.clone())
+                .or_default()
+                .push((jail.name.clone(), lines.clone()));
         }
         self.jails
             .write()
@@ -51,12 +68,20 @@ impl Registry {
             list.retain(|(n, _)| n != name);
         }
         routes.retain(|_, l| !l.is_empty());
-        self.jails.write().unwrap_or_else(|p| p.into_inner()).remove(name)
+        self.jails
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name)
     }
 
     /// Every path some jail reads.
     pub fn paths(&self) -> Vec<PathBuf> {
-        self.routes.read().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect()
+        self.routes
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect()
     }
 
     /// Hand a batch of lines to every jail reading its file.

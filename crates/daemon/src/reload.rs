@@ -14,7 +14,10 @@ pub async fn reload(server: &Arc<Server>) -> Result<String, String> {
         .await
         .map_err(|e| format!("reload failed: {e}"))?
         .map_err(|diags| {
-            let mut msg = format!("the configuration has {} error(s); the running configuration stays:", diags.len());
+            let mut msg = format!(
+                "the configuration has {} error(s); the running configuration stays:",
+                diags.len()
+            );
             for d in diags {
                 msg.push_str(&format!("\n  {d}"));
             }
@@ -47,5 +50,7 @@ pub async fn reload(server: &Arc<Server>) -> Result<String, String> {
     }
     started -= restarted;
     server.sync_watchers();
-    Ok(format!("{kept} unchanged, {restarted} restarted, {started} started, {stopped} stopped"))
+    Ok(format!(
+        "{kept} unchanged, {restarted} restarted, {started} started, {stopped} stopped"
+    ))
 }

@@ -101,16 +101,27 @@ impl Server {
         let wanted = self.registry.paths();
         let mut watchers = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
         watchers.retain(|p, _| wanted.contains(p));
-        let tx = self.line_tx.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let tx = self
+            .line_tx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         for path in wanted {
             if watchers.contains_key(&path) {
                 continue;
             }
-            match file::watch(vec![path.clone()], StartAt::End, self.options.poll_interval, tx.clone()) {
+            match file::watch(
+                vec![path.clone()],
+                StartAt::End,
+                self.options.poll_interval,
+                tx.clone(),
+            ) {
                 Ok(w) => {
                     watchers.insert(path, w);
                 }
-                Err(e) => tracing::error!(path = %path.display(), error = %e, "cannot follow log file"),
+                Err(e) => {
+                    tracing::error!(path = %path.display(), error = %e, "cannot follow log file")
+                }
             }
         }
     }
@@ -143,7 +154,11 @@ impl std::fmt::Display for StartError {
                 write!(f, "nothing was started")
             }
             StartError::AlreadyRunning(p) => {
-                write!(f, "a server is already running on {} (stop it first, or use --socket)", p.display())
+                write!(
+                    f,
+                    "a server is already running on {} (stop it first, or use --socket)",
+                    p.display()
+                )
             }
             StartError::Io(e) => write!(f, "{e}"),
         }
@@ -166,26 +181,35 @@ fn bind_socket(path: &Path) -> Result<std::os::unix::net::UnixListener, StartErr
         std::fs::remove_file(path).map_err(|e| io_err("cannot remove stale socket", path, e))?;
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| io_err("cannot create socket directory", dir, e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| io_err("cannot create socket directory", dir, e))?;
     }
-    let listener = std::os::unix::net::UnixListener::bind(path).map_err(|e| io_err("cannot bind control socket", path, e))?;
+    let listener = std::os::unix::net::UnixListener::bind(path)
+        .map_err(|e| io_err("cannot bind control socket", path, e))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
         .map_err(|e| io_err("cannot restrict control socket", path, e))?;
-    listener.set_nonblocking(true).map_err(|e| io_err("cannot set up control socket", path, e))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| io_err("cannot set up control socket", path, e))?;
     Ok(listener)
 }
 
 fn write_pidfile(path: &Path) -> Result<(), StartError> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| io_err("cannot create pid file directory", dir, e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| io_err("cannot create pid file directory", dir, e))?;
     }
-    std::fs::write(path, format!("{}\n", std::process::id())).map_err(|e| io_err("cannot write pid file", path, e))
+    std::fs::write(path, format!("{}\n", std::process::id()))
+        .map_err(|e| io_err("cannot write pid file", path, e))
 }
 
 /// Validate the configuration, then run until stopped. `ready` is called once: with `Ok` when
 /// the server is serving, or with the error that kept it from starting (before anything in the
 /// firewall changed).
-pub fn run(options: ServerOptions, ready: Box<dyn FnOnce(Result<(), String>) + Send>) -> Result<(), StartError> {
+pub fn run(
+    options: ServerOptions,
+    ready: Box<dyn FnOnce(Result<(), String>) + Send>,
+) -> Result<(), StartError> {
     let checked = match crate::check::check(&options.config_dir) {
         Ok(c) => c,
         Err(d) => {
@@ -243,7 +267,9 @@ async fn serve(
         shutdown: Notify::new(),
         reload_lock: tokio::sync::Mutex::new(()),
     });
-    let Checked { config, filters, .. } = checked;
+    let Checked {
+        config, filters, ..
+    } = checked;
     for (jail, filter) in config.jails.into_iter().zip(filters) {
         server.start_jail(jail, filter);
     }
@@ -263,7 +289,11 @@ async fn serve(
     ready(Ok(()));
     server.shutdown.notified().await;
     tracing::info!("Shutdown in progress...");
-    server.watchers.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    server
+        .watchers
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clear();
     for name in registry.names() {
         server.stop_jail(&name).await;
     }

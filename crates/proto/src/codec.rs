@@ -53,7 +53,9 @@ mod tests {
     fn frames_round_trip_back_to_back() {
         let mut buf = Vec::new();
         let a = Envelope::new(Request::Ping);
-        let b = Envelope::new(Request::Status { jail: Some("sshd".into()) });
+        let b = Envelope::new(Request::Status {
+            jail: Some("sshd".into()),
+        });
         write_frame(&mut buf, &a).unwrap();
         write_frame(&mut buf, &b).unwrap();
         let mut r = &buf[..];
@@ -61,7 +63,9 @@ mod tests {
         let b2: Envelope<Request> = read_frame(&mut r).unwrap().unwrap();
         assert_eq!(a2.body, Request::Ping);
         assert_eq!(b2.body, b.body);
-        assert!(read_frame::<_, Envelope<Request>>(&mut r).unwrap().is_none());
+        assert!(read_frame::<_, Envelope<Request>>(&mut r)
+            .unwrap()
+            .is_none());
     }
 
     #[test]
@@ -74,7 +78,9 @@ mod tests {
 
     #[test]
     fn large_replies_are_not_capped() {
-        let ips: Vec<String> = (0..100_000).map(|i| format!("10.{}.{}.1", i / 256 % 256, i % 256)).collect();
+        let ips: Vec<String> = (0..100_000)
+            .map(|i| format!("10.{}.{}.1", i / 256 % 256, i % 256))
+            .collect();
         let mut buf = Vec::new();
         write_frame(&mut buf, &ips).unwrap();
         let back: Vec<String> = read_frame(&mut &buf[..]).unwrap().unwrap();

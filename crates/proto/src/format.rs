@@ -60,7 +60,11 @@ mod tests {
             file_list: vec!["/var/log/auth.log".into()],
             currently_banned: 3,
             total_banned: 3,
-            banned: vec!["192.0.2.1".into(), "192.0.2.2".into(), "198.51.100.7".into()],
+            banned: vec![
+                "192.0.2.1".into(),
+                "192.0.2.2".into(),
+                "198.51.100.7".into(),
+            ],
         };
         // Recorded from fail2ban-server 1.0.2 (fail2ban-semantics.md §4).
         let expected = "Status for the jail: sshd\n|- Filter\n|  |- Currently failed:\t1\n|  |- Total failed:\t3\n|  `- File list:\t/var/log/auth.log\n`- Actions\n   |- Currently banned:\t3\n   |- Total banned:\t3\n   `- Banned IP list:\t192.0.2.1 192.0.2.2 198.51.100.7\n";
@@ -69,7 +73,9 @@ mod tests {
 
     #[test]
     fn server_status_joins_jails_with_comma_space() {
-        let s = ServerStatus { jails: vec!["nginx".into(), "sshd".into()] };
+        let s = ServerStatus {
+            jails: vec!["nginx".into(), "sshd".into()],
+        };
         assert_eq!(
             server_status(&s),
             "Status\n|- Number of jail:\t2\n`- Jail list:\tnginx, sshd\n"
@@ -78,7 +84,10 @@ mod tests {
 
     #[test]
     fn banned_prints_python_repr() {
-        let e = vec![BannedEntry { jail: "sshd".into(), ips: vec!["192.0.2.1".into()] }];
+        let e = vec![BannedEntry {
+            jail: "sshd".into(),
+            ips: vec!["192.0.2.1".into()],
+        }];
         assert_eq!(banned(&e), "[{'sshd': ['192.0.2.1']}]\n");
     }
 }

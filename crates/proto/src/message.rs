@@ -18,7 +18,10 @@ pub struct Envelope<T> {
 impl<T> Envelope<T> {
     /// Wrap `body` with the current protocol version.
     pub fn new(body: T) -> Self {
-        Envelope { version: PROTOCOL_VERSION, body }
+        Envelope {
+            version: PROTOCOL_VERSION,
+            body,
+        }
     }
 }
 

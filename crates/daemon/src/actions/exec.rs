@@ -35,7 +35,10 @@ impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Outcome::Success => write!(f, "success"),
-            Outcome::Failed { code: Some(c), output } => write!(f, "exit code {c}: {output}"),
+            Outcome::Failed {
+                code: Some(c),
+                output,
+            } => write!(f, "exit code {c}: {output}"),
             Outcome::Failed { code: None, output } => write!(f, "killed by a signal: {output}"),
             Outcome::TimedOut => write!(f, "timed out, killed"),
             Outcome::SpawnError(e) => write!(f, "could not start /bin/sh: {e}"),
@@ -97,7 +100,10 @@ pub async fn run(script: &Script, timeout: Duration) -> Outcome {
                     }
                     text.truncate(cut);
                 }
-                Outcome::Failed { code: status.code(), output: text }
+                Outcome::Failed {
+                    code: status.code(),
+                    output: text,
+                }
             }
         }
         Ok((Err(e), _, _)) => Outcome::SpawnError(e.to_string()),
@@ -119,7 +125,10 @@ mod tests {
     use super::*;
 
     fn script(text: &str) -> Script {
-        Script { text: text.into(), env: vec![] }
+        Script {
+            text: text.into(),
+            env: vec![],
+        }
     }
 
     #[tokio::test]
@@ -137,7 +146,11 @@ mod tests {
     #[tokio::test]
     async fn timeout_kills_the_whole_group() {
         let start = std::time::Instant::now();
-        let o = run(&script("sleep 30 | cat; echo done"), Duration::from_millis(200)).await;
+        let o = run(
+            &script("sleep 30 | cat; echo done"),
+            Duration::from_millis(200),
+        )
+        .await;
         assert_eq!(o, Outcome::TimedOut);
         assert!(start.elapsed() < Duration::from_secs(10));
     }

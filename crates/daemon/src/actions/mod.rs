@@ -88,7 +88,12 @@ pub fn dynamic_tag(tag: &str, ticket: Option<&Ticket>, jail: &str) -> Option<Tag
         "ip" | "ip-host" => data(t.ip.to_string()),
         "family" => data(family(&t.ip).to_string()),
         "ip-rev" => data(ip_rev(&t.ip)),
-        "fid" => data(t.fields.get("id").cloned().unwrap_or_else(|| t.ip.to_string())),
+        "fid" => data(
+            t.fields
+                .get("id")
+                .cloned()
+                .unwrap_or_else(|| t.ip.to_string()),
+        ),
         "failures" | "ipfailures" | "ipjailfailures" => data(t.failures.to_string()),
         "time" => data(format!("{}", t.time)),
         "bantime" => data(t.bantime.to_string()),
@@ -97,18 +102,31 @@ pub fn dynamic_tag(tag: &str, ticket: Option<&Ticket>, jail: &str) -> Option<Tag
         "matches" | "ipmatches" | "ipjailmatches" => data(t.matches.join("\n")),
         _ => {
             let field = tag.strip_prefix("F-").or_else(|| tag.strip_prefix("f-"))?;
-            data(t.fields.get(&field.to_ascii_lowercase()).cloned().unwrap_or_default())
+            data(
+                t.fields
+                    .get(&field.to_ascii_lowercase())
+                    .cloned()
+                    .unwrap_or_default(),
+            )
         }
     }
 }
 
 /// Render `method` of `action` for `family`, substituting dynamic tags safely.
-pub fn script(action: &ActionConfig, method: &str, family: &str, ticket: Option<&Ticket>, jail: &str) -> Option<Script> {
+pub fn script(
+    action: &ActionConfig,
+    method: &str,
+    family: &str,
+    ticket: Option<&Ticket>,
+    jail: &str,
+) -> Option<Script> {
     let template = action.render(method, family)?;
     if template.trim().is_empty() {
         return None;
     }
-    Some(render::render(&template, &|tag| dynamic_tag(tag, ticket, jail)))
+    Some(render::render(&template, &|tag| {
+        dynamic_tag(tag, ticket, jail)
+    }))
 }
 
 enum Job {
@@ -116,7 +134,10 @@ enum Job {
     Ban(Arc<Ticket>),
     Unban(Arc<Ticket>),
     /// Remove all bans (flush or unban each) and stop every started family.
-    Stop { banned: Vec<Arc<Ticket>>, done: oneshot::Sender<()> },
+    Stop {
+        banned: Vec<Arc<Ticket>>,
+        done: oneshot::Sender<()>,
+    },
 }
 
 /// The queue of one action of one jail.
@@ -131,7 +152,11 @@ impl ActionRunner {
     pub fn spawn(jail: &str, config: ActionConfig) -> ActionRunner {
         let (tx, rx) = mpsc::unbounded_channel();
         let name = config.name.clone();
-        let worker = Worker { jail: jail.to_string(), config, started: BTreeSet::new() };
+        let worker = Worker {
+            jail: jail.to_string(),
+            config,
+            started: BTreeSet::new(),
+        };
         tokio::spawn(worker.run(rx));
         ActionRunner { name, tx }
     }
@@ -202,7 +227,13 @@ impl Worker {
         };
         let outcome = exec::run(&script, self.timeout()).await;
         if !outcome.ok() {
-            events::action_failed(&self.jail, &self.config.name, method, t.map(|t| t.ip), &outcome);
+            events::action_failed(
+                &self.jail,
+                &self.config.name,
+                method,
+                t.map(|t| t.ip),
+                &outcome,
+            );
         }
         outcome.ok()
     }
@@ -218,7 +249,13 @@ impl Worker {
     }
 
     async fn ban(&mut self, t: &Ticket) {
-        if t.restored && self.config.properties.get("norestored").is_some_and(|v| is_true(v)) {
+        if t.restored
+            && self
+                .config
+                .properties
+                .get("norestored")
+                .is_some_and(|v| is_true(v))
+        {
             return;
         }
         let fam = family(&t.ip);
@@ -227,7 +264,9 @@ impl Worker {
             return;
         }
         // Fail2Ban's invariant check: if actioncheck fails, repair (or restart) and retry once.
-        if self.config.properties.contains_key("actioncheck") && !self.exec("actioncheck", fam, None).await {
+        if self.config.properties.contains_key("actioncheck")
+            && !self.exec("actioncheck", fam, None).await
+        {
             if self.config.properties.contains_key("actionrepair") {
                 self.exec("actionrepair", fam, None).await;
             } else {
@@ -260,5 +299,8 @@ impl Worker {
 }
 
 fn is_true(v: &str) -> bool {
-    matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
+    matches!(
+        v.trim().to_ascii_lowercase().as_str(),
+        "1" | "true" | "yes" | "on"
+    )
 }

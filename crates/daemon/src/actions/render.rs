@@ -77,14 +77,12 @@ pub fn render(template: &str, lookup: &dyn Fn(&str) -> Option<TagValue>) -> Scri
                 stack.pop();
             }
             (Ctx::Single, _) => {}
-            (_, b'\\') => {
-                // The escaped character is copied verbatim and has no quoting effect.
-                if i + 1 < bytes.len() {
-                    let l = utf8_len(bytes[i + 1]);
-                    out.text.push_str(&template[i + 1..i + 1 + l]);
-                    i += 1 + l;
-                    continue;
-                }
+            // The escaped character is copied verbatim and has no quoting effect.
+            (_, b'\\') if i + 1 < bytes.len() => {
+                let l = utf8_len(bytes[i + 1]);
+                out.text.push_str(&template[i + 1..i + 1 + l]);
+                i += 1 + l;
+                continue;
             }
             (Ctx::Double, b'"') => {
                 stack.pop();
@@ -218,7 +216,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("warden-render-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let marker = dir.join("X");
-        let evil = format!("$(touch {m}) `touch {m}` ;touch {m} |touch {m}\ntouch {m} '\"", m = marker.display());
+        let evil = format!(
+            "$(touch {m}) `touch {m}` ;touch {m} |touch {m}\ntouch {m} '\"",
+            m = marker.display()
+        );
         let lookup = |tag: &str| match tag {
             "F-USER" => Some(TagValue::Data(evil.clone())),
             _ => None,

@@ -21,12 +21,18 @@ impl IgnoreList {
                     use std::net::ToSocketAddrs;
                     match (name.as_str(), 0).to_socket_addrs() {
                         Ok(addrs) => nets.extend(addrs.map(|a| ipnet::IpNet::from(a.ip()))),
-                        Err(e) => tracing::warn!(host = %name, error = %e, "ignoreip host name does not resolve"),
+                        Err(e) => {
+                            tracing::warn!(host = %name, error = %e, "ignoreip host name does not resolve")
+                        }
                     }
                 }
             }
         }
-        let own = if ignoreself { own_addresses() } else { Vec::new() };
+        let own = if ignoreself {
+            own_addresses()
+        } else {
+            Vec::new()
+        };
         IgnoreList { nets, own }
     }
 
@@ -56,7 +62,10 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
 
 /// Every address of this host's interfaces, plus the loopback addresses.
 pub fn own_addresses() -> Vec<IpAddr> {
-    let mut out = vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)];
+    let mut out = vec![
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(Ipv6Addr::LOCALHOST),
+    ];
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs fills `head` with a list we only read and then free with freeifaddrs.
     unsafe {
@@ -70,7 +79,9 @@ pub fn own_addresses() -> Vec<IpAddr> {
                 match (*addr).sa_family as i32 {
                     libc::AF_INET => {
                         let sin = &*(addr as *const libc::sockaddr_in);
-                        out.push(IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr))));
+                        out.push(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                            sin.sin_addr.s_addr,
+                        ))));
                     }
                     libc::AF_INET6 => {
                         let sin6 = &*(addr as *const libc::sockaddr_in6);
@@ -106,6 +117,9 @@ mod tests {
         assert_eq!(l.reason("127.0.0.1".parse().unwrap()), Some("self"));
         assert_eq!(l.reason("::ffff:127.0.0.1".parse().unwrap()), Some("self"));
         assert_eq!(l.reason("192.0.2.66".parse().unwrap()), None);
-        assert_eq!(IgnoreList::new(&[], false).reason("127.0.0.1".parse().unwrap()), None);
+        assert_eq!(
+            IgnoreList::new(&[], false).reason("127.0.0.1".parse().unwrap()),
+            None
+        );
     }
 }

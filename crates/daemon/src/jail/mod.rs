@@ -62,8 +62,18 @@ pub struct Jail {
 /// Build the filter specification of a jail.
 pub fn filter_spec(config: &JailConfig) -> FilterSpec {
     FilterSpec {
-        failregex: config.filter.failregex.iter().map(|(r, _)| r.clone()).collect(),
-        ignoreregex: config.filter.ignoreregex.iter().map(|(r, _)| r.clone()).collect(),
+        failregex: config
+            .filter
+            .failregex
+            .iter()
+            .map(|(r, _)| r.clone())
+            .collect(),
+        ignoreregex: config
+            .filter
+            .ignoreregex
+            .iter()
+            .map(|(r, _)| r.clone())
+            .collect(),
         prefregex: config.filter.prefregex.clone(),
         datepattern: config.filter.datepattern.clone(),
         maxlines: config.filter.maxlines.max(1),
@@ -138,7 +148,10 @@ impl Jail {
     }
 
     /// Start the thread that runs `filter` over the lines sent to the returned channel.
-    pub fn spawn_filter_thread(self: &Arc<Self>, mut filter: Filter) -> mpsc::Sender<Arc<Vec<String>>> {
+    pub fn spawn_filter_thread(
+        self: &Arc<Self>,
+        mut filter: Filter,
+    ) -> mpsc::Sender<Arc<Vec<String>>> {
         let (tx, rx) = mpsc::channel::<Arc<Vec<String>>>();
         let jail = Arc::clone(self);
         std::thread::Builder::new()
@@ -185,7 +198,8 @@ impl Jail {
             if st.bans.contains_key(&ip) {
                 None
             } else {
-                st.tracker.add(ip, failure.time, &failure.lines, &failure.fields)
+                st.tracker
+                    .add(ip, failure.time, &failure.lines, &failure.fields)
             }
         };
         if let Some(o) = offence {
@@ -217,11 +231,21 @@ impl Jail {
             *count += 1;
             ticket.bancount = *count;
             let start = now();
-            until = if ticket.bantime < 0 { None } else { Some(start + ticket.bantime as f64) };
+            until = if ticket.bantime < 0 {
+                None
+            } else {
+                Some(start + ticket.bantime as f64)
+            };
             let t = Arc::new(ticket);
             st.tracker.forget(&ip);
             st.banned.push(ip);
-            st.bans.insert(ip, BanEntry { ticket: Arc::clone(&t), until });
+            st.bans.insert(
+                ip,
+                BanEntry {
+                    ticket: Arc::clone(&t),
+                    until,
+                },
+            );
             st.total_banned += 1;
             t
         };
@@ -305,7 +329,11 @@ impl Jail {
     pub async fn stop(&self) {
         let banned: Vec<Arc<Ticket>> = {
             let st = self.state();
-            st.banned.iter().filter_map(|ip| st.bans.get(ip)).map(|e| Arc::clone(&e.ticket)).collect()
+            st.banned
+                .iter()
+                .filter_map(|ip| st.bans.get(ip))
+                .map(|e| Arc::clone(&e.ticket))
+                .collect()
         };
         for a in &self.actions {
             a.stop(banned.clone()).await;

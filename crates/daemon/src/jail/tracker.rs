@@ -124,7 +124,12 @@ mod tests {
     }
 
     fn add(t: &mut FailureTracker, addr: &str, time: f64) -> Option<Offence> {
-        t.add(ip(addr), time, &[format!("line at {time}")], &BTreeMap::new())
+        t.add(
+            ip(addr),
+            time,
+            &[format!("line at {time}")],
+            &BTreeMap::new(),
+        )
     }
 
     #[test]
@@ -168,6 +173,9 @@ mod tests {
             assert!(add(&mut t, "192.0.2.9", i as f64).is_none());
         }
         let o = add(&mut t, "192.0.2.9", 5.0).unwrap();
-        assert_eq!(o.matches, vec!["line at 3".to_string(), "line at 5".to_string()]);
+        assert_eq!(
+            o.matches,
+            vec!["line at 3".to_string(), "line at 5".to_string()]
+        );
     }
 }

@@ -8,7 +8,9 @@ pub fn ban(server: &Server, jail: &str, ips: &[String]) -> Response {
     let jail = super::jail(server, jail)?;
     let ips = super::parse_ips(ips)?;
     let count = ips.into_iter().filter(|ip| jail.ban_manually(*ip)).count();
-    Ok(Reply::Count { count: count as u64 })
+    Ok(Reply::Count {
+        count: count as u64,
+    })
 }
 
 /// Unban each address; the count of lifted bans is returned.
@@ -16,5 +18,7 @@ pub fn unban(server: &Server, jail: &str, ips: &[String]) -> Response {
     let jail = super::jail(server, jail)?;
     let ips = super::parse_ips(ips)?;
     let count = ips.into_iter().filter(|ip| jail.unban(*ip)).count();
-    Ok(Reply::Count { count: count as u64 })
+    Ok(Reply::Count {
+        count: count as u64,
+    })
 }

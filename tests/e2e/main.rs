@@ -1,0 +1,9 @@
+//! End-to-end tests: the real `warden` binary, real files, real iptables inside network
+//! namespaces the tests create. One test binary, one module per story.
+
+mod support;
+
+mod broken_config;
+mod client;
+mod rotation;
+mod tutorial;

@@ -1,0 +1,83 @@
+//! Log rotation while the daemon runs: every failure is counted exactly once.
+
+use crate::support::{haproxy_nosrv_line, wait_for, Daemon, Workspace};
+use std::io::Write;
+use std::time::Duration;
+
+/// A jail that counts without banning (maxretry out of reach, no action).
+fn counting_workspace() -> Workspace {
+    let ws = Workspace::with_default_config();
+    ws.write("haproxy.log", "");
+    ws.write(
+        "config/jail.d/count.conf",
+        &format!(
+            "[haproxy-noserv]\nenabled = true\nfilter = haproxy-noserv\naction =\nmaxretry = 100000\nfindtime = 1d\nlogpath = {}\n",
+            ws.path("haproxy.log").display()
+        ),
+    );
+    ws
+}
+
+fn lines(first: u32, n: u32) -> Vec<String> {
+    (first..first + n)
+        .map(|i| haproxy_nosrv_line(&format!("192.0.2.{}", 1 + i % 250), (10000 + i) as u16))
+        .collect()
+}
+
+fn settle(daemon: &Daemon, expected: u64) {
+    wait_for(
+        &format!("{expected} failures"),
+        Duration::from_secs(20),
+        || daemon.jail_status("haproxy-noserv").total_failed >= expected,
+    );
+    // Give a double count the chance to show.
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(
+        daemon.jail_status("haproxy-noserv").total_failed,
+        expected,
+        "{}",
+        daemon.log_text()
+    );
+}
+
+#[test]
+fn rename_and_create_rotation_counts_each_failure_once() {
+    let ws = counting_workspace();
+    let daemon = Daemon::start(&ws, None);
+    let log = ws.path("haproxy.log");
+    ws.append("haproxy.log", &lines(0, 50));
+    settle(&daemon, 50);
+    for round in 0..5u32 {
+        // The writer still holds the old file while logrotate renames it...
+        let mut old = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        std::fs::rename(&log, ws.path(&format!("haproxy.log.{round}"))).unwrap();
+        for l in lines(1000 + round * 100, 10) {
+            writeln!(old, "{l}").unwrap();
+        }
+        drop(old);
+        // ...then the service reopens a new one.
+        ws.append("haproxy.log", &lines(2000 + round * 100, 20));
+    }
+    settle(&daemon, 50 + 5 * 30);
+}
+
+#[test]
+fn copytruncate_rotation_counts_each_failure_once() {
+    let ws = counting_workspace();
+    let daemon = Daemon::start(&ws, None);
+    let log = ws.path("haproxy.log");
+    ws.append("haproxy.log", &lines(0, 40));
+    settle(&daemon, 40);
+    for round in 0..5u32 {
+        // Lines written just before the copy may not have been read yet when it happens.
+        ws.append("haproxy.log", &lines(1000 + round * 100, 10));
+        std::fs::copy(&log, ws.path("haproxy.log.1")).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&log)
+            .unwrap();
+        ws.append("haproxy.log", &lines(2000 + round * 100, 15));
+        settle(&daemon, 40 + (round as u64 + 1) * 25);
+    }
+}
