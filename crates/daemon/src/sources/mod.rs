@@ -1,3 +1,7 @@
-//! Log sources: following files across rotation (API contract; bodies being filled in).
+//! Log sources.
+//!
+//! - [`file`]: following log files across rename and copytruncate rotation, woken by inotify
+//!   with polling as a safety net; [`file::watch`] runs one thread for all followed files and
+//!   sends [`file::LineBatch`]es.
 
 pub mod file;

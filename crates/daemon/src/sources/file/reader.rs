@@ -1,0 +1,311 @@
+//! Cutting one open file into complete lines.
+//!
+//! A [`Reader`] owns a file descriptor and two offsets: `committed`, just after the last complete
+//! line handed out, and `read_pos`, how far bytes have been read (the difference is a partial line
+//! kept in memory until its `\n` arrives). It reads with `pread`, so nothing depends on the
+//! descriptor's own offset, and rewinding after a truncation is just resetting the two numbers.
+
+use std::fs::{File, Metadata};
+use std::io;
+use std::os::unix::fs::{FileExt, MetadataExt};
+
+use super::fingerprint::{read_at_most, read_head};
+
+/// Lines longer than this are cut: the first `MAX_LINE` bytes are handed out followed by
+/// [`TRUNCATION_MARKER`], the rest of the line is skipped. This bounds the memory one followed
+/// file can take however long a line a program writes.
+pub const MAX_LINE: usize = 16 << 20;
+
+/// Appended to a line cut at [`MAX_LINE`] bytes.
+pub const TRUNCATION_MARKER: &str = " [warden: line truncated at 16 MiB]";
+
+/// Size of one `pread`.
+pub const CHUNK: usize = 64 << 10;
+
+/// One `read_lines` call stops reading after this many bytes once it has at least one line, so a
+/// large backlog is handed out in pieces rather than all at once.
+const READ_BUDGET: usize = 4 << 20;
+
+/// How many bytes before `committed` a reader remembers (see [`Reader::recent`]).
+pub const RECENT: usize = 64;
+
+/// Device and inode: which file a descriptor points to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ident {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl Ident {
+    pub fn of(meta: &Metadata) -> Ident {
+        Ident {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    }
+}
+
+/// How much one `read_lines` call has read so far, across all the files it reads.
+pub struct Budget {
+    lines_at_start: usize,
+    bytes: usize,
+}
+
+impl Budget {
+    pub fn new(out: &[String]) -> Budget {
+        Budget {
+            lines_at_start: out.len(),
+            bytes: 0,
+        }
+    }
+
+    /// Enough has been read for this call (and at least one line was produced).
+    pub fn exhausted(&self, out: &[String]) -> bool {
+        self.bytes >= READ_BUDGET && out.len() > self.lines_at_start
+    }
+}
+
+/// Whether [`Reader::read`] stopped at the end of the file or because of the budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// Bytes read.
+    pub bytes: usize,
+    /// The end of the file was reached.
+    pub eof: bool,
+}
+
+/// Complete lines from one open file.
+pub struct Reader {
+    pub file: File,
+    pub ident: Ident,
+    /// The identifying start of the file (see `fingerprint`); may extend past `read_pos`.
+    pub head: Vec<u8>,
+    /// Up to [`RECENT`] bytes just before `committed` (the end of the last line handed out): a
+    /// rotated copy of this file must hold the same bytes at the same place.
+    recent: Vec<u8>,
+    committed: u64,
+    read_pos: u64,
+    /// Bytes of the line being read (at most [`MAX_LINE`]).
+    pending: Vec<u8>,
+    /// The pending line reached [`MAX_LINE`]; the rest of it is being skipped.
+    overlong: bool,
+}
+
+impl Reader {
+    /// A reader of `file` whose next line starts at `offset`.
+    pub fn new(file: File, ident: Ident, offset: u64) -> Reader {
+        Reader {
+            file,
+            ident,
+            head: Vec::new(),
+            recent: Vec::new(),
+            committed: offset,
+            read_pos: offset,
+            pending: Vec::new(),
+            overlong: false,
+        }
+    }
+
+    /// A reader at `offset`, with its head and the bytes before `offset` read.
+    pub fn with_head(file: File, ident: Ident, offset: u64) -> io::Result<Reader> {
+        let head = read_head(&file)?;
+        let from = offset.saturating_sub(RECENT as u64);
+        let mut recent = vec![0u8; (offset - from) as usize];
+        let n = read_at_most(&file, &mut recent, from)?;
+        recent.truncate(n);
+        let mut reader = Reader::new(file, ident, offset);
+        reader.head = head;
+        if n as u64 == offset - from {
+            reader.recent = recent;
+        }
+        Ok(reader)
+    }
+
+    /// Bytes just before [`Reader::committed`] (at most [`RECENT`], possibly none).
+    pub fn recent(&self) -> &[u8] {
+        &self.recent
+    }
+
+    /// Offset just after the last complete line handed out.
+    pub fn committed(&self) -> u64 {
+        self.committed
+    }
+
+    /// Offset up to which bytes have been read.
+    pub fn read_pos(&self) -> u64 {
+        self.read_pos
+    }
+
+    /// Forget the partial line and continue from `offset`.
+    pub fn rewind(&mut self, offset: u64) {
+        self.committed = offset;
+        self.read_pos = offset;
+        self.pending = Vec::new();
+        self.overlong = false;
+        self.recent.clear();
+    }
+
+    /// Read complete lines into `out` until the end of the file or until `budget` is spent.
+    pub fn read(
+        &mut self,
+        buf: &mut [u8],
+        out: &mut Vec<String>,
+        budget: &mut Budget,
+    ) -> io::Result<Outcome> {
+        let mut bytes = 0;
+        loop {
+            if budget.exhausted(out) {
+                return Ok(Outcome { bytes, eof: false });
+            }
+            let n = match self.file.read_at(buf, self.read_pos) {
+                Ok(0) => return Ok(Outcome { bytes, eof: true }),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            self.consume(&buf[..n], out);
+            bytes += n;
+            budget.bytes += n;
+        }
+    }
+
+    /// Hand out the partial line as if it were complete: used when nothing can complete it any
+    /// more (a rotated copy, a rotated file no longer written).
+    pub fn flush_partial(&mut self, out: &mut Vec<String>) {
+        if self.read_pos > self.committed {
+            self.emit_pending(out);
+            self.committed = self.read_pos;
+            self.recent.clear();
+        }
+    }
+
+    fn consume(&mut self, chunk: &[u8], out: &mut Vec<String>) {
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', chunk) {
+            if self.pending.is_empty() && !self.overlong {
+                // The common case: the whole line is inside this chunk.
+                out.push(line_from(&chunk[start..nl], false));
+            } else {
+                self.append(&chunk[start..nl]);
+                self.emit_pending(out);
+            }
+            start = nl + 1;
+            self.committed = self.read_pos + start as u64;
+        }
+        if start > 0 {
+            let upto = &chunk[..start];
+            self.recent.clear();
+            self.recent
+                .extend_from_slice(&upto[upto.len().saturating_sub(RECENT)..]);
+        }
+        self.append(&chunk[start..]);
+        self.read_pos += chunk.len() as u64;
+    }
+
+    fn append(&mut self, bytes: &[u8]) {
+        if self.overlong {
+            return;
+        }
+        let room = MAX_LINE - self.pending.len();
+        if bytes.len() > room {
+            self.pending.extend_from_slice(&bytes[..room]);
+            self.overlong = true;
+        } else {
+            self.pending.extend_from_slice(bytes);
+        }
+    }
+
+    fn emit_pending(&mut self, out: &mut Vec<String>) {
+        out.push(line_from(&self.pending, self.overlong));
+        if self.pending.capacity() > CHUNK {
+            self.pending = Vec::new();
+        } else {
+            self.pending.clear();
+        }
+        self.overlong = false;
+    }
+}
+
+/// A line without its `\n`: a trailing `\r` dropped, invalid UTF-8 replaced.
+fn line_from(bytes: &[u8], truncated: bool) -> String {
+    if truncated {
+        let mut line = String::from_utf8_lossy(bytes).into_owned();
+        line.push_str(TRUNCATION_MARKER);
+        return line;
+    }
+    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Offset just after the last `\n` before `size`, looking back at most one [`CHUNK`]: where
+/// reading starts "at the end" so that a line being written while we start is reported whole
+/// once completed. If there is no `\n` in that window, `size` (or 0 if the window reaches it).
+pub fn last_line_end(file: &File, size: u64) -> io::Result<u64> {
+    let from = size.saturating_sub(CHUNK as u64);
+    let mut buf = vec![0u8; (size - from) as usize];
+    let n = read_at_most(file, &mut buf, from)?;
+    Ok(match memchr::memrchr(b'\n', &buf[..n]) {
+        Some(i) => from + i as u64 + 1,
+        None if from == 0 => 0,
+        None => size,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn reader_over(bytes: &[u8]) -> Reader {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(bytes).unwrap();
+        Reader::new(f, Ident { dev: 0, ino: 0 }, 0)
+    }
+
+    fn read_all(r: &mut Reader) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 7]; // tiny chunks: lines span reads
+        let mut budget = Budget::new(&out);
+        assert!(r.read(&mut buf, &mut out, &mut budget).unwrap().eof);
+        out
+    }
+
+    #[test]
+    fn lines_spanning_chunks_are_joined() {
+        let mut r = reader_over(b"one\ntwo three four\r\n\nfive");
+        assert_eq!(read_all(&mut r), ["one", "two three four", ""]);
+        assert_eq!(r.committed(), 21);
+        assert_eq!(r.read_pos(), 25);
+        assert_eq!(r.recent(), b"four\r\n\n"); // bytes of the chunk up to the last line end
+        assert_eq!(read_all(&mut reader_over(b"0123456789\n")).len(), 1);
+        let mut out = Vec::new();
+        r.flush_partial(&mut out);
+        assert_eq!(out, ["five"]);
+        assert_eq!(r.committed(), 25);
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced() {
+        let mut r = reader_over(b"a\xffb\n");
+        assert_eq!(read_all(&mut r), ["a\u{fffd}b"]);
+    }
+
+    #[test]
+    fn last_line_end_backs_up_to_a_line_start() {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(b"done\nhalf").unwrap();
+        assert_eq!(last_line_end(&f, 9).unwrap(), 5);
+        assert_eq!(last_line_end(&f, 4).unwrap(), 0);
+        assert_eq!(last_line_end(&f, 0).unwrap(), 0);
+    }
+
+    #[test]
+    fn budget_stops_only_after_a_line() {
+        let out = vec!["x".to_string()];
+        let mut b = Budget::new(&out);
+        b.bytes = READ_BUDGET;
+        assert!(!b.exhausted(&out));
+        let more = vec!["x".to_string(), "y".to_string()];
+        assert!(b.exhausted(&more));
+    }
+}
