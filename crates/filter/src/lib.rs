@@ -1,8 +1,35 @@
-//! Fail2Ban filter engine (API contract; bodies being filled in).
+//! Fail2Ban's filter engine: runs Fail2Ban filters (Python-`re` regexes with `<HOST>`-style
+//! tags, date detection, prefregex/failregex/ignoreregex) with Fail2Ban 1.0.2's results.
+//!
+//! The crate is pure computation: no I/O, threads, sockets or databases, so the `regex`
+//! tool and the fuzzers can use it as it is.
+//!
+//! # Layout
+//!
+//! - [`tags`]: expands `<HOST>`, `<ADDR>`, `<F-ID/>`, `<F-USER>…</F-USER>`, `<SKIPLINES>`…
+//!   into the regex fragments Fail2Ban uses.
+//! - [`dialect`]: translates the Python `re` dialect to the `regex` crate's or PCRE2's.
+//! - [`matcher`]: the [`matcher::Matcher`] trait over both engines; `regex` (linear time)
+//!   where it can, PCRE2 with a match limit for look-around, back-references, conditionals.
+//! - [`date`]: the date detector (Fail2Ban's 31 default templates, `datepattern`, `EPOCH`,
+//!   `TAI64N`, time zones) that finds the date, cuts it out of the line and converts it.
+//! - [`filter`]: [`Filter`], tying it together per line, with the `maxlines` buffer.
+//! - [`lint`]: [`lint_regex`], likely typos such as `\[\.*\]`.
 #![deny(missing_docs)]
+
+pub mod date;
+pub mod dialect;
+pub mod filter;
+pub mod lint;
+pub mod matcher;
+pub mod tags;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+
+pub use filter::{CompiledRegex, Filter};
+pub use lint::lint_regex;
+pub use matcher::Engine;
 
 /// How `<HOST>` treats host names (`usedns`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -53,7 +80,14 @@ pub struct FilterError {
 
 impl std::fmt::Display for FilterError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} #{}: {}: {}", self.option, self.index + 1, self.message, self.regex)
+        write!(
+            f,
+            "{} #{}: {}: {}",
+            self.option,
+            self.index + 1,
+            self.message,
+            self.regex
+        )
     }
 }
 
@@ -96,27 +130,6 @@ pub struct LineResult {
     pub ignored: bool,
 }
 
-/// A compiled filter. Cheap to use from one thread; keeps the multi-line buffer and
-/// date-template hit statistics.
-pub struct Filter {
-    _private: (),
-}
-
-impl Filter {
-    /// Compile `spec`; errors name the option and index of every bad regex.
-    pub fn new(spec: &FilterSpec) -> Result<Filter, Vec<FilterError>> {
-        let _ = spec;
-        unimplemented!()
-    }
-
-    /// Process one log line (without its trailing newline). `now` is used for year-less dates
-    /// and lines without a date.
-    pub fn process_line(&mut self, line: &str, now: f64) -> LineResult {
-        let _ = (line, now);
-        unimplemented!()
-    }
-}
-
 /// A likely mistake in a regex, with a suggestion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lint {
@@ -124,11 +137,4 @@ pub struct Lint {
     pub message: String,
     /// The suggested corrected regex, if there is one.
     pub suggestion: Option<String>,
-}
-
-/// Look for likely typos in a failregex, such as `\[\.*\]` (a bracket holding only dots)
-/// where `\[.*\]` was meant.
-pub fn lint_regex(regex: &str) -> Vec<Lint> {
-    let _ = regex;
-    unimplemented!()
 }

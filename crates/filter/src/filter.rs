@@ -1,0 +1,669 @@
+//! The filter: date cut, prefregex, failregex, ignoreregex and the multi-line buffer.
+//!
+//! For each line Fail2Ban (and so Warden) first finds the date and cuts it out: the text the
+//! regexes see is the part before the date joined to the part after it, plus a final `\n`
+//! (with `maxlines > 1`, the buffered lines joined by `\n`). Then `prefregex` must match (its
+//! `<F-CONTENT>` group, if non-empty, replaces the text), the failregexes are tried in order
+//! and the first match wins, and a match is dropped when an ignoreregex matches too. The host
+//! comes from the `ip4`, `ip6` or `dns` group, else from `fid`.
+//!
+//! Multi-line merging by `<F-MLFID>` (connection ids across lines) is not done yet: such
+//! matches are reported like single-line ones when they name a host, and dropped otherwise.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::date::convert::parse_zone;
+use crate::date::DateDetector;
+use crate::matcher::{self, AnyMatcher, Captures, Engine, Matcher};
+use crate::tags::expand_tags;
+use crate::{Failure, FilterError, FilterSpec, Host, LineResult, UseDns};
+
+/// Groups any of which makes a failregex usable (it can name what failed).
+const FAILURE_ID_GROUPS: [&str; 5] = ["fid", "ip4", "ip6", "dns", "mlfid"];
+
+/// A regex compiled from Fail2Ban's dialect, keeping every stage for display.
+#[derive(Debug)]
+pub struct CompiledRegex {
+    source: String,
+    expanded: String,
+    matcher: AnyMatcher,
+}
+
+impl CompiledRegex {
+    /// Expand tags in `regex` and compile it. `multiline` is Python's `re.MULTILINE`.
+    pub fn new(regex: &str, usedns: UseDns, multiline: bool) -> Result<Self, String> {
+        let expanded = expand_tags(regex, usedns);
+        if expanded.trim_start().is_empty() {
+            return Err("Cannot add empty regex".to_string());
+        }
+        let matcher = matcher::compile(&expanded, multiline)
+            .map_err(|e| format!("Unable to compile regular expression '{expanded}': {e}"))?;
+        Ok(CompiledRegex {
+            source: regex.to_string(),
+            expanded,
+            matcher,
+        })
+    }
+
+    /// The regex as written.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// After tag expansion (Python dialect; what Fail2Ban compiles).
+    pub fn expanded(&self) -> &str {
+        &self.expanded
+    }
+
+    /// As handed to the engine.
+    pub fn translated(&self) -> &str {
+        self.matcher.pattern()
+    }
+
+    /// The engine running it.
+    pub fn engine(&self) -> Engine {
+        self.matcher.engine()
+    }
+
+    /// The compiled matcher.
+    pub fn matcher(&self) -> &AnyMatcher {
+        &self.matcher
+    }
+
+    /// Search `text`.
+    pub fn search(&self, text: &str) -> Option<Captures> {
+        self.matcher.search(text)
+    }
+
+    fn has_group(&self, name: &str) -> bool {
+        self.matcher.group_index(name).is_some()
+    }
+
+    /// Named groups of a match, in group order (`None` for groups that did not take part).
+    pub fn group_dict(&self, text: &str, caps: &Captures) -> Vec<(String, Option<String>)> {
+        self.matcher
+            .group_names()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| {
+                let n = n.as_ref()?;
+                Some((n.clone(), caps.get(i).map(|(s, e)| text[s..e].to_string())))
+            })
+            .collect()
+    }
+}
+
+/// One buffered line split around its date.
+#[derive(Debug, Clone, PartialEq)]
+struct SplitLine {
+    before: String,
+    date: String,
+    after: String,
+    /// The line as read.
+    original: String,
+}
+
+impl SplitLine {
+    fn text(&self) -> String {
+        let mut s = String::with_capacity(self.before.len() + self.after.len());
+        s.push_str(&self.before);
+        s.push_str(&self.after);
+        s
+    }
+}
+
+/// The searched buffer: lines without their dates, joined by `\n`, ending in `\n`.
+fn buffer_text(lines: &[SplitLine]) -> String {
+    let mut s = String::new();
+    for (i, l) in lines.iter().enumerate() {
+        if i > 0 {
+            s.push('\n');
+        }
+        s.push_str(&l.before);
+        s.push_str(&l.after);
+    }
+    s.push('\n');
+    s
+}
+
+/// Which buffered lines a match covers (Fail2Ban's `Regex.search` bookkeeping): the lines
+/// the match spans, minus those swallowed by `<SKIPLINES>`; the rest stay buffered.
+fn split_matched(
+    regex: &CompiledRegex,
+    buf: &str,
+    caps: &Captures,
+    org: &[SplitLine],
+) -> (Vec<SplitLine>, Vec<SplitLine>) {
+    if org.len() <= 1 {
+        return (org.to_vec(), Vec::new());
+    }
+    let b = buf.as_bytes();
+    let (start, end) = caps.span();
+    let line_start = b[..(start + 1).min(b.len())]
+        .iter()
+        .rposition(|&c| c == b'\n')
+        .map_or(0, |p| p + 1);
+    let from = end.saturating_sub(1);
+    let line_end = b[from..]
+        .iter()
+        .position(|&c| c == b'\n')
+        .map_or(b.len(), |p| from + p + 1);
+    let count = |upto: usize| b[..upto].iter().filter(|&&c| c == b'\n').count();
+    let (lc1, lc2) = (
+        count(line_start).min(org.len()),
+        count(line_end).min(org.len()),
+    );
+    let mut matched: Vec<SplitLine> = org[lc1..lc2.max(lc1)].to_vec();
+    let mut unmatched: Vec<SplitLine> = org[..lc1].to_vec();
+    let mut skipped = String::new();
+    for (i, name) in regex.matcher.group_names().iter().enumerate() {
+        if name.as_deref().is_some_and(|n| n.starts_with("skiplines")) {
+            if let Some((s, e)) = caps.get(i) {
+                skipped.push_str(&buf[s..e]);
+            }
+        }
+    }
+    let mut n = 0;
+    for skipped_line in skipped.lines() {
+        if let Some(m) = matched[n.min(matched.len())..]
+            .iter()
+            .position(|l| l.text() == skipped_line)
+        {
+            unmatched.push(matched.remove(n + m));
+            n += m;
+        }
+    }
+    unmatched.extend_from_slice(&org[lc2.max(lc1)..]);
+    (matched, unmatched)
+}
+
+/// A compiled filter. Cheap to use from one thread; keeps the multi-line buffer and
+/// date-template hit statistics.
+#[derive(Debug)]
+pub struct Filter {
+    prefregex: Option<CompiledRegex>,
+    failregex: Vec<CompiledRegex>,
+    ignoreregex: Vec<CompiledRegex>,
+    dates: DateDetector,
+    maxlines: usize,
+    usedns: UseDns,
+    buffer: Vec<SplitLine>,
+    last_date: Option<f64>,
+    last_date_text: String,
+}
+
+impl Filter {
+    /// Compile `spec`; errors name the option and index of every bad regex.
+    pub fn new(spec: &FilterSpec) -> Result<Filter, Vec<FilterError>> {
+        let mut errors = Vec::new();
+        let maxlines = spec.maxlines.max(1);
+        let multiline = maxlines > 1;
+        let mut err = |option: &'static str, index: usize, regex: &str, message: String| {
+            errors.push(FilterError {
+                option,
+                index,
+                regex: regex.to_string(),
+                message,
+            })
+        };
+        let prefregex = match spec.prefregex.as_deref().filter(|p| !p.is_empty()) {
+            None => None,
+            Some(p) => match CompiledRegex::new(p, spec.usedns, false) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    err("prefregex", 0, p, e);
+                    None
+                }
+            },
+        };
+        let pref_has_id = prefregex
+            .as_ref()
+            .is_some_and(|p| FAILURE_ID_GROUPS.iter().any(|g| p.has_group(g)));
+        let mut failregex = Vec::new();
+        for (i, r) in spec.failregex.iter().enumerate() {
+            match CompiledRegex::new(r, spec.usedns, multiline) {
+                Ok(c) => {
+                    if !pref_has_id && !FAILURE_ID_GROUPS.iter().any(|g| c.has_group(g)) {
+                        err(
+                            "failregex",
+                            i,
+                            r,
+                            format!(
+                                "No failure-id group in '{}' (use <HOST>, <ADDR> or <F-ID>)",
+                                c.expanded()
+                            ),
+                        );
+                    } else {
+                        failregex.push(c);
+                    }
+                }
+                Err(e) => err("failregex", i, r, e),
+            }
+        }
+        let mut ignoreregex = Vec::new();
+        for (i, r) in spec.ignoreregex.iter().enumerate() {
+            match CompiledRegex::new(r, spec.usedns, false) {
+                Ok(c) => ignoreregex.push(c),
+                Err(e) => err("ignoreregex", i, r, e),
+            }
+        }
+        let mut dates = match DateDetector::from_datepattern(spec.datepattern.as_deref()) {
+            Ok(d) => d,
+            Err(e) => {
+                err(
+                    "datepattern",
+                    0,
+                    spec.datepattern.as_deref().unwrap_or(""),
+                    e,
+                );
+                DateDetector::new()
+            }
+        };
+        if let Some(tz) = spec.logtimezone.as_deref().filter(|t| !t.is_empty()) {
+            match parse_zone(tz) {
+                Some(m) => dates.set_default_tz(Some(m)),
+                None => err(
+                    "logtimezone",
+                    0,
+                    tz,
+                    "unknown or unsupported time zone (expected UTC, UTC+hhmm, +hh:mm or an abbreviation like CET)"
+                        .to_string(),
+                ),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Filter {
+            prefregex,
+            failregex,
+            ignoreregex,
+            dates,
+            maxlines,
+            usedns: spec.usedns,
+            buffer: Vec::new(),
+            last_date: None,
+            last_date_text: String::new(),
+        })
+    }
+
+    /// The compiled `prefregex`.
+    pub fn prefregex(&self) -> Option<&CompiledRegex> {
+        self.prefregex.as_ref()
+    }
+
+    /// The compiled failregexes.
+    pub fn failregexes(&self) -> &[CompiledRegex] {
+        &self.failregex
+    }
+
+    /// The compiled ignoreregexes.
+    pub fn ignoreregexes(&self) -> &[CompiledRegex] {
+        &self.ignoreregex
+    }
+
+    /// The date detector (templates in their current order, with hit counts).
+    pub fn date_detector(&self) -> &DateDetector {
+        &self.dates
+    }
+
+    /// Process one log line (without its trailing newline). `now` is used for year-less dates
+    /// and lines without a date.
+    pub fn process_line(&mut self, line: &str, now: f64) -> LineResult {
+        let (split, date, line_time) = self.split_date(line, now);
+        let (failures, ignored) = self.find_failures(split, date.unwrap_or(now));
+        LineResult {
+            time: line_time,
+            failures,
+            ignored,
+        }
+    }
+
+    /// Find and cut out the date. Returns the split line, the time to use for a failure
+    /// (`None`: none known) and the time read from this line.
+    fn split_date(&mut self, line: &str, now: f64) -> (SplitLine, Option<f64>, Option<f64>) {
+        let whole = |date: &str| SplitLine {
+            before: String::new(),
+            date: date.to_string(),
+            after: line.to_string(),
+            original: line.to_string(),
+        };
+        let mut date = None;
+        let mut line_time = None;
+        let mut split = whole("");
+        if let Some(m) = self.dates.match_time(line, now) {
+            if let Some((s, e)) = m.date_span() {
+                split = SplitLine {
+                    before: line[..s].to_string(),
+                    date: line[s..e].to_string(),
+                    after: line[e..].to_string(),
+                    original: line.to_string(),
+                };
+                if s < e {
+                    if let Some(t) = self.dates.time(line, &m, now) {
+                        date = Some(t);
+                        line_time = Some(t);
+                        self.last_date = Some(t);
+                        self.last_date_text = line[s..e].to_string();
+                    }
+                } else if let Some(last) = self.last_date.filter(|d| *d > now - 60.0) {
+                    // An empty date group: "the date of the previous line, if recent".
+                    split = whole(&self.last_date_text);
+                    date = Some(last);
+                } else {
+                    date = Some(now);
+                }
+            }
+        }
+        if date.is_none() {
+            if let Some(last) = self.last_date.filter(|d| *d > now - 60.0) {
+                split = whole(&self.last_date_text);
+                date = Some(last);
+            }
+        }
+        (split, date, line_time)
+    }
+
+    /// Does an ignoreregex match? With `maxlines > 1` and a failregex match, only the lines
+    /// that match covered are searched, and those leave the buffer.
+    fn ignore_line(&mut self, buf: &str, matched: Option<(&[SplitLine], &[SplitLine])>) -> bool {
+        let text;
+        let buf = match matched {
+            Some((m, _)) if self.maxlines > 1 => {
+                text = buffer_text(m);
+                text.as_str()
+            }
+            _ => buf,
+        };
+        if self.ignoreregex.iter().any(|r| r.search(buf).is_some()) {
+            if let Some((_, unmatched)) = matched {
+                self.buffer = unmatched.to_vec();
+            }
+            return true;
+        }
+        false
+    }
+
+    fn find_failures(&mut self, split: SplitLine, date: f64) -> (Vec<Failure>, bool) {
+        let mut failures = Vec::new();
+        let org: Vec<SplitLine> = if self.maxlines > 1 {
+            self.buffer.push(split);
+            let excess = self.buffer.len().saturating_sub(self.maxlines);
+            self.buffer.drain(..excess);
+            self.buffer.clone()
+        } else {
+            self.buffer = vec![split];
+            self.buffer.clone()
+        };
+        let buf = buffer_text(&org);
+
+        if !self.ignoreregex.is_empty()
+            && self.ignoreregex.len() + 2 < self.failregex.len()
+            && self.ignore_line(&buf, None)
+        {
+            return (failures, true);
+        }
+
+        let mut pre_groups: Vec<(String, Option<String>)> = Vec::new();
+        let mut current: Option<String> = Some(buf);
+        if let Some(pref) = &self.prefregex {
+            let text = current.as_deref().unwrap_or_default();
+            let Some(caps) = pref.search(text) else {
+                return (failures, false);
+            };
+            pre_groups = pref.group_dict(text, &caps);
+            let content = pre_groups
+                .iter()
+                .position(|(n, _)| n == "content")
+                .map(|i| pre_groups.remove(i).1);
+            if let Some(Some(c)) = content.filter(|c| c.as_deref().is_some_and(|c| !c.is_empty())) {
+                self.buffer = vec![SplitLine {
+                    before: String::new(),
+                    date: String::new(),
+                    after: c,
+                    original: String::new(),
+                }];
+                current = None;
+            }
+        }
+
+        for index in 0..self.failregex.len() {
+            let text = current.take().unwrap_or_else(|| buffer_text(&self.buffer));
+            let regex = &self.failregex[index];
+            let Some(caps) = regex.search(&text) else {
+                current = Some(text);
+                continue;
+            };
+            let groups = regex.group_dict(&text, &caps);
+            let (matched, unmatched) = split_matched(regex, &text, &caps, &org);
+            if !self.ignoreregex.is_empty() && self.ignore_line(&text, Some((&matched, &unmatched)))
+            {
+                return (failures, true);
+            }
+            self.buffer = unmatched;
+            // Failregex groups override prefregex groups of the same name, even when empty.
+            let mut merged: BTreeMap<String, Option<String>> = pre_groups.iter().cloned().collect();
+            merged.extend(groups);
+            let get = |k: &str| merged.get(k).cloned().flatten();
+            let Some(host) = self.host_of(&get) else {
+                break;
+            };
+            let fields = merged
+                .iter()
+                .filter(|(k, _)| !is_skiplines(k))
+                .filter_map(|(k, v)| Some((k.clone(), v.clone().filter(|v| !v.is_empty())?)))
+                .collect();
+            let lines = matched.iter().map(|l| l.original.clone()).collect();
+            failures.push(Failure {
+                host,
+                time: date,
+                fid: get("fid"),
+                fields,
+                lines,
+                regex_index: index,
+            });
+            break;
+        }
+        (failures, false)
+    }
+
+    /// The failure's host, as Fail2Ban picks its ticket id.
+    fn host_of(&self, get: &dyn Fn(&str) -> Option<String>) -> Option<Host> {
+        let raw_mode = self.usedns == UseDns::Raw;
+        let fid = get("fid");
+        let (ip, family) = if let Some(ip) = get("ip4") {
+            (ip, Some(4))
+        } else if let Some(ip) = get("ip6") {
+            (ip, Some(6))
+        } else if let Some(dns) = get("dns") {
+            if !raw_mode {
+                // Resolution is the daemon's job: keep the name (an address stays an address).
+                return match parse_ip(&dns, None) {
+                    Some(ip) => Some(Host::Ip(ip)),
+                    None if self.usedns == UseDns::No => None,
+                    None => Some(Host::Name(dns)),
+                };
+            }
+            (dns, None)
+        } else {
+            (fid.clone()?, None)
+        };
+        let as_host = |text: &str, family: Option<u8>| -> Host {
+            if raw_mode && family.is_none() {
+                return Host::Name(text.to_string());
+            }
+            parse_ip(text, family).map_or_else(|| Host::Name(text.to_string()), Host::Ip)
+        };
+        Some(match fid {
+            Some(f) if f != ip => as_host(&f, None),
+            _ => as_host(&ip, family),
+        })
+    }
+}
+
+fn is_skiplines(name: &str) -> bool {
+    name.strip_prefix("skiplines")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Parse an address (optionally of one family); IPv4-mapped IPv6 becomes IPv4.
+pub fn parse_ip(text: &str, family: Option<u8>) -> Option<IpAddr> {
+    let text = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .filter(|_| text.len() > 2)
+        .unwrap_or(text);
+    if family != Some(6) {
+        if let Ok(v4) = text.parse::<Ipv4Addr>() {
+            return Some(IpAddr::V4(v4));
+        }
+    }
+    if family != Some(4) {
+        if let Ok(v6) = text.parse::<Ipv6Addr>() {
+            return Some(match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6(v6),
+            });
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(fail: &[&str]) -> Filter {
+        Filter::new(&FilterSpec {
+            failregex: fail.iter().map(|s| s.to_string()).collect(),
+            maxlines: 1,
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn hosts() {
+        let mut f = filter(&[r"^from <HOST>$"]);
+        let r = f.process_line("from 192.0.2.1", 100.0);
+        assert_eq!(r.failures[0].host, Host::Ip("192.0.2.1".parse().unwrap()));
+        assert_eq!(r.failures[0].time, 100.0);
+        assert_eq!(r.time, None);
+        let r = f.process_line("from ::ffff:192.0.2.2", 100.0);
+        assert_eq!(r.failures[0].host, Host::Ip("192.0.2.2".parse().unwrap()));
+        let r = f.process_line("from [2001:db8::1]", 100.0);
+        assert_eq!(r.failures[0].host, Host::Ip("2001:db8::1".parse().unwrap()));
+        let r = f.process_line("from example.com", 100.0);
+        assert_eq!(r.failures[0].host, Host::Name("example.com".into()));
+    }
+
+    #[test]
+    fn usedns_no_drops_names() {
+        let mut f = Filter::new(&FilterSpec {
+            failregex: vec![r"^from <DNS>$".into()],
+            usedns: UseDns::No,
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(f.process_line("from example.com", 0.0).failures.is_empty());
+    }
+
+    #[test]
+    fn fid_and_fields() {
+        let mut f = filter(&[r"^session <F-ID>\w+</F-ID> user <F-USER>\S*</F-USER>"]);
+        let r = f.process_line("session abc user ", 0.0);
+        let fail = &r.failures[0];
+        assert_eq!(fail.host, Host::Name("abc".into()));
+        assert_eq!(fail.fid.as_deref(), Some("abc"));
+        assert!(
+            !fail.fields.contains_key("user"),
+            "empty groups are left out"
+        );
+        assert_eq!(fail.fields.get("fid").map(String::as_str), Some("abc"));
+    }
+
+    #[test]
+    fn first_failregex_wins_and_ignoreregex_suppresses() {
+        let mut f = Filter::new(&FilterSpec {
+            failregex: vec![r"^a <HOST>".into(), r"^a (?P<ip4>\S+)".into()],
+            ignoreregex: vec![r"trusted".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        let r = f.process_line("a 192.0.2.9 x", 0.0);
+        assert_eq!(r.failures[0].regex_index, 0);
+        let r = f.process_line("a 192.0.2.9 trusted", 0.0);
+        assert!(r.failures.is_empty());
+        assert!(r.ignored);
+    }
+
+    #[test]
+    fn prefregex_content_replaces_the_text() {
+        let mut f = Filter::new(&FilterSpec {
+            prefregex: Some(r"^sshd\[\d+\]: <F-CONTENT>.+</F-CONTENT>$".into()),
+            failregex: vec![r"^Invalid user \S+ from <HOST>$".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        let r = f.process_line("sshd[1]: Invalid user bob from 192.0.2.3", 0.0);
+        assert_eq!(r.failures.len(), 1);
+        assert_eq!(
+            r.failures[0].lines,
+            vec!["sshd[1]: Invalid user bob from 192.0.2.3".to_string()]
+        );
+        assert!(f
+            .process_line("cron[1]: Invalid user bob from 192.0.2.3", 0.0)
+            .failures
+            .is_empty());
+    }
+
+    #[test]
+    fn errors_name_option_and_index() {
+        let e = Filter::new(&FilterSpec {
+            failregex: vec![
+                r"^ok <HOST>".into(),
+                r"^no host here".into(),
+                r"^(bad <HOST>".into(),
+            ],
+            ignoreregex: vec![r"[".into()],
+            datepattern: Some("%Q".into()),
+            logtimezone: Some("Mars/Olympus".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        let places: Vec<(&str, usize)> = e.iter().map(|e| (e.option, e.index)).collect();
+        assert_eq!(
+            places,
+            vec![
+                ("failregex", 1),
+                ("failregex", 2),
+                ("ignoreregex", 0),
+                ("datepattern", 0),
+                ("logtimezone", 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn multi_line_buffer() {
+        let mut f = Filter::new(&FilterSpec {
+            failregex: vec![r"^login from <HOST>\nfailed$".into()],
+            maxlines: 3,
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(f
+            .process_line("login from 192.0.2.4", 0.0)
+            .failures
+            .is_empty());
+        let r = f.process_line("failed", 0.0);
+        assert_eq!(r.failures.len(), 1);
+        assert_eq!(
+            r.failures[0].lines,
+            vec!["login from 192.0.2.4".to_string(), "failed".to_string()]
+        );
+        // The matched lines left the buffer.
+        assert!(f.process_line("failed", 0.0).failures.is_empty());
+    }
+}

@@ -1,0 +1,401 @@
+//! One interface over two regex engines.
+//!
+//! The `regex` crate runs in linear time, so an attacker who writes log lines cannot make it
+//! backtrack for ever; it is used for every pattern it can compile. Patterns that need
+//! look-around, back-references or conditionals go to PCRE2 (JIT, UTF + UCP), with a match
+//! limit so that a pathological line costs a bounded amount of work and then simply does not
+//! match. [`compile`] picks the engine; [`Matcher::engine`] says which one a regex got.
+//!
+//! Spans are byte offsets into the searched `&str`.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use crate::dialect::{self, Dialect, Translated};
+
+/// PCRE2 match limit (`(*LIMIT_MATCH=…)`): PCRE2's own default; a search that needs more
+/// steps is abandoned and counts as "no match".
+pub const PCRE2_MATCH_LIMIT: u32 = 10_000_000;
+/// PCRE2 depth limit for the interpreter (the JIT uses its own stack).
+pub const PCRE2_DEPTH_LIMIT: u32 = 100_000;
+
+/// Which engine runs a regex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// The `regex` crate (linear time).
+    Regex,
+    /// PCRE2 (backtracking, JIT, with a match limit).
+    Pcre2,
+}
+
+impl Engine {
+    /// Short name for display (`regex`, `pcre2`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Regex => "regex",
+            Engine::Pcre2 => "pcre2",
+        }
+    }
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The groups of one match: index 0 is the whole match; `None` for groups that did not take
+/// part. Spans are byte ranges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Captures {
+    spans: Vec<Option<(usize, usize)>>,
+}
+
+impl Captures {
+    /// Span of the whole match.
+    pub fn span(&self) -> (usize, usize) {
+        self.spans[0].unwrap_or((0, 0))
+    }
+
+    /// Span of group `i`, if it participated.
+    pub fn get(&self, i: usize) -> Option<(usize, usize)> {
+        self.spans.get(i).copied().flatten()
+    }
+
+    /// Number of groups including group 0.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Never true: group 0 always exists.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+}
+
+/// A compiled regex that can search text.
+pub trait Matcher {
+    /// The engine in use.
+    fn engine(&self) -> Engine;
+
+    /// The pattern as handed to the engine (translated from Python's dialect).
+    fn pattern(&self) -> &str;
+
+    /// Group names by index (index 0 is the whole match and has no name).
+    fn group_names(&self) -> &[Option<String>];
+
+    /// Search `text[..end]` starting at byte `start` (like Python's `search(text, pos,
+    /// endpos)`: context before `start` is visible to `^`, `\b` and look-behind; text after
+    /// `end` is not). Both must be char boundaries.
+    fn search_at(&self, text: &str, start: usize, end: usize) -> Option<Captures>;
+
+    /// Search the whole of `text`.
+    fn search(&self, text: &str) -> Option<Captures> {
+        self.search_at(text, 0, text.len())
+    }
+
+    /// Index of the group called `name`.
+    fn group_index(&self, name: &str) -> Option<usize> {
+        self.group_names()
+            .iter()
+            .position(|n| n.as_deref() == Some(name))
+    }
+}
+
+/// Why a regex could not be compiled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileError {
+    /// What went wrong (Python-syntax error, or the engine's message).
+    pub message: String,
+}
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+impl From<dialect::DialectError> for CompileError {
+    fn from(e: dialect::DialectError) -> Self {
+        CompileError {
+            message: e.to_string(),
+        }
+    }
+}
+
+/// [`Matcher`] over the `regex` crate.
+#[derive(Debug)]
+pub struct RegexMatcher {
+    regex: regex::Regex,
+    names: Vec<Option<String>>,
+    /// Set when a non-MULTILINE `$` was rewritten to `(?m:$)`: text with an inner `\n` is then
+    /// searched with PCRE2, whose `$` has Python's meaning.
+    dollar_fallback: Option<(String, OnceLock<Option<Pcre2Matcher>>)>,
+}
+
+impl RegexMatcher {
+    fn new(t: &Translated, python: &str, multiline: bool) -> Result<Self, CompileError> {
+        let regex = regex::RegexBuilder::new(&t.pattern)
+            .size_limit(64 << 20)
+            .dfa_size_limit(16 << 20)
+            .build()
+            .map_err(|e| CompileError {
+                message: e.to_string(),
+            })?;
+        let names = regex
+            .capture_names()
+            .map(|n| n.map(str::to_string))
+            .collect();
+        let dollar_fallback = if t.dollar {
+            let p = dialect::translate(python, Dialect::Pcre2, multiline)?;
+            Some((p.pattern, OnceLock::new()))
+        } else {
+            None
+        };
+        Ok(RegexMatcher {
+            regex,
+            names,
+            dollar_fallback,
+        })
+    }
+}
+
+impl Matcher for RegexMatcher {
+    fn engine(&self) -> Engine {
+        Engine::Regex
+    }
+
+    fn pattern(&self) -> &str {
+        self.regex.as_str()
+    }
+
+    fn group_names(&self) -> &[Option<String>] {
+        &self.names
+    }
+
+    fn search_at(&self, text: &str, start: usize, end: usize) -> Option<Captures> {
+        let end = end.min(text.len());
+        if start > end {
+            return None;
+        }
+        let hay = &text[..end];
+        if let Some((pattern, cell)) = &self.dollar_fallback {
+            let inner_newline = hay.len() > 1 && hay.as_bytes()[..hay.len() - 1].contains(&b'\n');
+            if inner_newline {
+                if let Some(m) = cell.get_or_init(|| Pcre2Matcher::build(pattern).ok()) {
+                    return m.search_at(text, start, end);
+                }
+            }
+        }
+        let mut locs = self.regex.capture_locations();
+        self.regex.captures_read_at(&mut locs, hay, start)?;
+        Some(Captures {
+            spans: (0..locs.len()).map(|i| locs.get(i)).collect(),
+        })
+    }
+}
+
+/// [`Matcher`] over PCRE2.
+pub struct Pcre2Matcher {
+    regex: pcre2::bytes::Regex,
+    pattern: String,
+    names: Vec<Option<String>>,
+    /// Searches abandoned at the match limit (or another matching error).
+    errors: Arc<AtomicU64>,
+}
+
+impl fmt::Debug for Pcre2Matcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pcre2Matcher")
+            .field("pattern", &self.pattern)
+            .finish()
+    }
+}
+
+impl Pcre2Matcher {
+    /// Compile a pattern already in PCRE2 syntax (UTF, UCP, JIT when available, match limit).
+    pub fn build(pattern: &str) -> Result<Self, CompileError> {
+        let limited = format!(
+            "(*LIMIT_MATCH={PCRE2_MATCH_LIMIT})(*LIMIT_DEPTH={PCRE2_DEPTH_LIMIT}){pattern}"
+        );
+        let regex = pcre2::bytes::RegexBuilder::new()
+            .utf(true)
+            .ucp(true)
+            .jit_if_available(true)
+            .max_jit_stack_size(Some(8 << 20))
+            .build(&limited)
+            .map_err(|e| CompileError {
+                message: e.to_string(),
+            })?;
+        let names = regex.capture_names().to_vec();
+        Ok(Pcre2Matcher {
+            regex,
+            pattern: pattern.to_string(),
+            names,
+            errors: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// How many searches were abandoned (match limit reached).
+    pub fn abandoned_searches(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
+    }
+}
+
+impl Matcher for Pcre2Matcher {
+    fn engine(&self) -> Engine {
+        Engine::Pcre2
+    }
+
+    fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    fn group_names(&self) -> &[Option<String>] {
+        &self.names
+    }
+
+    fn search_at(&self, text: &str, start: usize, end: usize) -> Option<Captures> {
+        let end = end.min(text.len());
+        if start > end {
+            return None;
+        }
+        let hay = &text.as_bytes()[..end];
+        let mut locs = self.regex.capture_locations();
+        match self.regex.captures_read_at(&mut locs, hay, start) {
+            Ok(Some(_)) => Some(Captures {
+                spans: (0..locs.len()).map(|i| locs.get(i)).collect(),
+            }),
+            Ok(None) => None,
+            Err(_) => {
+                self.errors.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+}
+
+/// A compiled Python-dialect regex on whichever engine can run it.
+#[derive(Debug)]
+pub enum AnyMatcher {
+    /// On the `regex` crate.
+    Regex(RegexMatcher),
+    /// On PCRE2.
+    Pcre2(Pcre2Matcher),
+}
+
+impl Matcher for AnyMatcher {
+    fn engine(&self) -> Engine {
+        match self {
+            AnyMatcher::Regex(m) => m.engine(),
+            AnyMatcher::Pcre2(m) => m.engine(),
+        }
+    }
+
+    fn pattern(&self) -> &str {
+        match self {
+            AnyMatcher::Regex(m) => m.pattern(),
+            AnyMatcher::Pcre2(m) => m.pattern(),
+        }
+    }
+
+    fn group_names(&self) -> &[Option<String>] {
+        match self {
+            AnyMatcher::Regex(m) => m.group_names(),
+            AnyMatcher::Pcre2(m) => m.group_names(),
+        }
+    }
+
+    fn search_at(&self, text: &str, start: usize, end: usize) -> Option<Captures> {
+        match self {
+            AnyMatcher::Regex(m) => m.search_at(text, start, end),
+            AnyMatcher::Pcre2(m) => m.search_at(text, start, end),
+        }
+    }
+}
+
+/// Compile Python regex `python` (tags already expanded). `multiline` is `re.MULTILINE`.
+///
+/// The `regex` crate is used when the translated pattern needs no backtracking features and
+/// compiles; otherwise PCRE2.
+pub fn compile(python: &str, multiline: bool) -> Result<AnyMatcher, CompileError> {
+    let rust = dialect::translate(python, Dialect::Rust, multiline)?;
+    if !rust.features.needs_backtracking() {
+        if let Ok(m) = RegexMatcher::new(&rust, python, multiline) {
+            return Ok(AnyMatcher::Regex(m));
+        }
+    }
+    let pcre = dialect::translate(python, Dialect::Pcre2, multiline)?;
+    Ok(AnyMatcher::Pcre2(Pcre2Matcher::build(&pcre.pattern)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn simple_patterns_use_the_regex_crate() {
+        let m = compile(r"^user (?P<user>\S+) from (?P<ip4>[\d.]+)$", false).unwrap();
+        assert_eq!(m.engine(), Engine::Regex);
+        let c = m.search("user bob from 1.2.3.4\n").unwrap();
+        assert_eq!(c.span(), (0, 21));
+        let i = m.group_index("user").unwrap();
+        assert_eq!(c.get(i), Some((5, 8)));
+    }
+
+    #[test]
+    fn lookaround_and_backrefs_use_pcre2() {
+        let m = compile(r"^(?!evil)(?P<w>\w+) (?P=w)$", false).unwrap();
+        assert_eq!(m.engine(), Engine::Pcre2);
+        assert!(m.search("abc abc\n").is_some());
+        assert!(m.search("evil evil\n").is_none());
+        assert!(m.search("abc abd\n").is_none());
+    }
+
+    #[test]
+    fn python_dollar_semantics_on_both_engines() {
+        // Python: `$` matches at the end and before a final newline only.
+        for pat in [r"b$", r"(?!x)b$"] {
+            let m = compile(pat, false).unwrap();
+            assert!(m.search("ab\n").is_some(), "{pat}");
+            assert!(m.search("ab").is_some(), "{pat}");
+            assert!(m.search("ab\nc\n").is_none(), "{pat}: inner newline");
+        }
+        let m = compile(r"b$", true).unwrap();
+        assert!(m.search("ab\nc\n").is_some());
+    }
+
+    #[test]
+    fn search_window_like_python_pos_endpos() {
+        let m = compile(r"\b\d+$", false).unwrap();
+        // endpos cuts the text: `$` matches there.
+        let c = m.search_at("x 123 456", 0, 5).unwrap();
+        assert_eq!(c.span(), (2, 5));
+        // pos keeps context: `\b` between `1` and `2` is not a boundary.
+        assert!(m.search_at("x 123", 3, 5).is_none());
+    }
+
+    #[test]
+    fn pathological_backtracking_is_bounded() {
+        let m = compile(r"^(?=x)?(a+)+$", false).unwrap();
+        assert_eq!(m.engine(), Engine::Pcre2);
+        let text = format!("{}b", "a".repeat(5000));
+        let t = Instant::now();
+        assert!(m.search(&text).is_none());
+        let m2 = compile(r"^(?!z)(\w+\s?)*$", false).unwrap();
+        let text2 = format!("{}!", "ab ".repeat(2000));
+        assert!(m2.search(&text2).is_none());
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    }
+
+    #[test]
+    fn invalid_python_regex_is_an_error() {
+        assert!(compile(r"(unclosed", false).is_err());
+        assert!(compile(r"\q", false).is_err());
+        assert!(compile(r"a**", false).is_err());
+    }
+}
