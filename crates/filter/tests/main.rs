@@ -1,6 +1,7 @@
 //! Integration tests for `warden-filter`, compiled as one binary.
 
 mod corpus;
+mod dates;
 mod haproxy;
 mod robustness;
 
