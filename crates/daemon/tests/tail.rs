@@ -277,6 +277,28 @@ fn copytruncate_picks_the_copy_by_content() {
 }
 
 #[test]
+fn copytruncate_with_a_writer_that_keeps_its_offset() {
+    use std::io::Seek;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    let mut writer = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&log)
+        .unwrap(); // no O_APPEND
+    let mut tail = FileTail::open(&log, StartAt::End).unwrap();
+    writer.write_all(b"one\ntwo\n").unwrap();
+    assert_eq!(read(&mut tail), ["one", "two"]);
+    writer.write_all(b"three\n").unwrap();
+    copytruncate(&log, &rotated(&log, ".1"));
+    // The writer's offset is still 14: the file now starts with a hole of 14 zeros.
+    assert_eq!(writer.stream_position().unwrap(), 14);
+    writer.write_all(b"four\n").unwrap();
+    assert_eq!(read(&mut tail), ["three", "four"]);
+}
+
+#[test]
 fn truncation_without_a_copy_restarts_at_the_beginning() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("auth.log");

@@ -16,9 +16,17 @@
 //!   copytruncated between two reads those lines are lost (with inotify, reads follow writes
 //!   within a millisecond).
 //!
-//! Lines are handed out without `\n` and a trailing `\r`, invalid UTF-8 replaced; a partial last
-//! line waits for its `\n`; lines over [`MAX_LINE`] bytes are cut and marked with
-//! [`TRUNCATION_MARKER`].
+//! Lines are handed out without `\n` and a trailing `\r`, invalid UTF-8 replaced, leading NUL
+//! bytes dropped (the hole a non-`O_APPEND` writer leaves after copytruncate); a partial last line
+//! waits for its `\n`; lines over [`MAX_LINE`] bytes are cut and marked with
+//! [`TRUNCATION_MARKER`], so one file never holds more than that in memory.
+//!
+//! Known limits, all needing two events between reads (with [`watch`] a read follows every
+//! create and write within a millisecond): a file created and rotated away between two reads is
+//! never opened; two copytruncates between two reads lose the middle generation; a file whose
+//! first line is identical to its previous generation's cannot be told apart on copytruncate
+//! unless it shrank. A rotated-away file that stays quiet for [`ROTATED_GRACE`] is closed even if
+//! its writer writes to it later.
 
 mod fingerprint;
 mod reader;

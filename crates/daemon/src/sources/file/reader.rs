@@ -173,7 +173,9 @@ impl Reader {
     /// more (a rotated copy, a rotated file no longer written).
     pub fn flush_partial(&mut self, out: &mut Vec<String>) {
         if self.read_pos > self.committed {
-            self.emit_pending(out);
+            if !self.pending.is_empty() || self.overlong {
+                self.emit_pending(out);
+            }
             self.committed = self.read_pos;
             self.recent.clear();
         }
@@ -184,7 +186,7 @@ impl Reader {
         for nl in memchr::memchr_iter(b'\n', chunk) {
             if self.pending.is_empty() && !self.overlong {
                 // The common case: the whole line is inside this chunk.
-                out.push(line_from(&chunk[start..nl], false));
+                out.push(line_from(skip_nul(&chunk[start..nl]), false));
             } else {
                 self.append(&chunk[start..nl]);
                 self.emit_pending(out);
@@ -206,6 +208,11 @@ impl Reader {
         if self.overlong {
             return;
         }
+        let bytes = if self.pending.is_empty() {
+            skip_nul(bytes)
+        } else {
+            bytes
+        };
         let room = MAX_LINE - self.pending.len();
         if bytes.len() > room {
             self.pending.extend_from_slice(&bytes[..room]);
@@ -224,6 +231,14 @@ impl Reader {
         }
         self.overlong = false;
     }
+}
+
+/// `bytes` without leading NULs. A program that keeps writing at its old offset after
+/// copytruncate (no `O_APPEND`) leaves a hole of zeros at the start of the truncated file; they
+/// are not part of any line.
+fn skip_nul(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    &bytes[start..]
 }
 
 /// A line without its `\n`: a trailing `\r` dropped, invalid UTF-8 replaced.
@@ -282,6 +297,19 @@ mod tests {
         r.flush_partial(&mut out);
         assert_eq!(out, ["five"]);
         assert_eq!(r.committed(), 25);
+    }
+
+    #[test]
+    fn holes_of_zeros_before_a_line_are_skipped() {
+        let mut bytes = vec![0u8; 20];
+        bytes.extend_from_slice(b"after the hole\n\0inside\0\n");
+        let mut r = reader_over(&bytes);
+        assert_eq!(read_all(&mut r), ["after the hole", "inside\0"]);
+        let mut r = reader_over(&[0u8; 30]);
+        assert!(read_all(&mut r).is_empty());
+        let mut out = Vec::new();
+        r.flush_partial(&mut out);
+        assert!(out.is_empty(), "zeros alone are no line");
     }
 
     #[test]

@@ -412,9 +412,7 @@ impl Follower {
                 }
                 self.tails[i].dir_watch = Some(wd);
             }
-            Err(e) => {
-                tracing::debug!(dir = %dir.display(), error = %e, "Cannot watch directory; polling it.");
-            }
+            Err(e) => watch_failed(dir, &e),
         }
     }
 
@@ -447,11 +445,20 @@ impl Follower {
             if followed.file_watches.iter().any(|(id, _)| *id == ident) {
                 continue;
             }
-            match notify
+            // Without /proc, the path at least reaches the current file.
+            let is_current = followed.tail.current.as_ref().map(|r| r.ident) == Some(ident);
+            let added = notify
                 .inotify
                 .watches()
                 .add(format!("/proc/self/fd/{fd}"), FILE_MASK)
-            {
+                .or_else(|e| match is_current {
+                    true => notify
+                        .inotify
+                        .watches()
+                        .add(followed.tail.path(), FILE_MASK),
+                    false => Err(e),
+                });
+            match added {
                 Ok(wd) => {
                     let targets = notify.files.entry(wd.clone()).or_default();
                     if !targets.contains(&i) {
@@ -459,12 +466,21 @@ impl Follower {
                     }
                     followed.file_watches.push((ident, wd));
                 }
-                Err(e) => {
-                    tracing::debug!(path = %followed.tail.path().display(), error = %e,
-                        "Cannot watch log file; polling it.");
-                }
+                Err(e) => watch_failed(followed.tail.path(), &e),
             }
         }
+    }
+}
+
+/// Log why a path is polled instead of watched; running out of watches is worth a warning (once:
+/// it concerns the whole system, and the files are still read at every poll).
+fn watch_failed(path: &Path, e: &io::Error) {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if e.raw_os_error() == Some(libc::ENOSPC) && !WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(path = %path.display(), error = %e,
+            "Out of inotify watches (see fs.inotify.max_user_watches); polling log files instead.");
+    } else {
+        tracing::debug!(path = %path.display(), error = %e, "Cannot watch; polling it.");
     }
 }
 
