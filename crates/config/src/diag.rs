@@ -4,6 +4,7 @@
 //! so severity is decided by where a diagnostic ends up: errors are returned by [`crate::load`] as
 //! `Err`, warnings land in [`crate::Config::warnings`]. Internally both travel together, tagged.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use crate::{Diagnostic, Location};
@@ -103,13 +104,16 @@ impl Diags {
     pub fn split(self) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
         let mut errors: Vec<Diagnostic> = Vec::new();
         let mut warnings: Vec<Diagnostic> = Vec::new();
+        let mut seen: HashSet<(bool, String)> = HashSet::new();
         for t in self.items {
-            let list = match t.severity {
-                Severity::Error => &mut errors,
-                Severity::Warning => &mut warnings,
-            };
-            if !list.contains(&t.diag) {
-                list.push(t.diag);
+            let is_error = t.severity == Severity::Error;
+            if !seen.insert((is_error, t.diag.to_string())) {
+                continue;
+            }
+            if is_error {
+                errors.push(t.diag);
+            } else {
+                warnings.push(t.diag);
             }
         }
         (errors, warnings)

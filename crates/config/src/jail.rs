@@ -291,6 +291,9 @@ fn resolve_jail(loader: &mut Loader, ctx: &JailCtx<'_>) -> Option<JailConfig> {
             Some(Ok(v)) => {
                 options.insert(key, v);
             }
+            // Inherited [DEFAULT] options are only read when referenced (as in Fail2Ban);
+            // an unusable one is worth a word only when the jail sets it itself.
+            Some(Err(_)) if !ctx.tree.has_own(ctx.name, &key) => {}
             Some(Err(e)) => loader.diags.push(warning(
                 ctx.loc(&key),
                 Some(ctx.name),

@@ -254,3 +254,50 @@ pub fn ignored_by(entries: &[IgnoreEntry], ip: IpAddr) -> bool {
         .iter()
         .any(|e| matches!(e, IgnoreEntry::Net(n) if n.contains(&ip)))
 }
+
+#[cfg(test)]
+mod robustness {
+    //! Random text through every internal parser: no panics, bounded time.
+
+    use std::collections::{BTreeMap, HashSet};
+    use std::path::Path;
+
+    fn strings(seed: u64, n: usize) -> Vec<String> {
+        let alphabet: Vec<char> = "ab_-/.%()s<>[]=,:;#\"' \n\té?".chars().collect();
+        let mut x = seed;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        (0..n)
+            .map(|_| {
+                let len = (next() % 40) as usize;
+                (0..len)
+                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn internal_parsers_accept_anything() {
+        let texts = strings(7, 5_000);
+        for (i, s) in texts.iter().enumerate() {
+            let _ = crate::optlist::extract_options(s);
+            let _ = crate::optlist::split_actions(s);
+            let (file, _) = crate::ini::parse(Path::new("x.conf"), s);
+            let mut tree = crate::overlay::Tree::default();
+            tree.merge(&file);
+            let _ = crate::interp::Scope::new(&tree, "a").interpolate(s);
+            let map: BTreeMap<String, String> = texts[i.saturating_sub(4)..=i]
+                .iter()
+                .enumerate()
+                .map(|(k, v)| (["a", "b", "c", "d", "e"][k].to_string(), v.clone()))
+                .collect();
+            let _ = crate::tags::substitute_all(&map, "", &HashSet::new(), &|_| None);
+            let _ = crate::tags::render(s, &|k| map.get(k).cloned(), &|_| false);
+        }
+    }
+}

@@ -255,6 +255,11 @@ impl Loader {
                     continue;
                 }
                 if !r.is_file() {
+                    // Stock trees name optional `.local` files (`after = common.local`);
+                    // Fail2Ban skips missing includes silently, we only mention real ones.
+                    if r.extension().is_some_and(|e| e == "local") {
+                        continue;
+                    }
                     self.diags.push(warning(
                         loc.clone(),
                         Some("INCLUDES"),

@@ -6,5 +6,7 @@ mod support;
 mod broken;
 mod debian;
 mod default_tree;
+mod robustness;
 mod semantics;
+mod shell;
 mod tutorial;
