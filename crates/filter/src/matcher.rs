@@ -10,7 +10,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::dialect::{self, Dialect, Translated};
 
@@ -203,6 +203,9 @@ pub struct Pcre2Matcher {
     regex: pcre2::bytes::Regex,
     pattern: String,
     names: Vec<Option<String>>,
+    /// Reusable match data: creating it allocates (and maps a JIT stack), so searches borrow
+    /// one from here instead.
+    locations: Mutex<Vec<pcre2::bytes::CaptureLocations>>,
     /// Searches abandoned at the match limit (or another matching error).
     errors: Arc<AtomicU64>,
 }
@@ -235,6 +238,7 @@ impl Pcre2Matcher {
             regex,
             pattern: pattern.to_string(),
             names,
+            locations: Mutex::new(Vec::new()),
             errors: Arc::new(AtomicU64::new(0)),
         })
     }
@@ -264,8 +268,9 @@ impl Matcher for Pcre2Matcher {
             return None;
         }
         let hay = &text.as_bytes()[..end];
-        let mut locs = self.regex.capture_locations();
-        match self.regex.captures_read_at(&mut locs, hay, start) {
+        let pooled = self.locations.lock().ok().and_then(|mut p| p.pop());
+        let mut locs = pooled.unwrap_or_else(|| self.regex.capture_locations());
+        let result = match self.regex.captures_read_at(&mut locs, hay, start) {
             Ok(Some(_)) => Some(Captures {
                 spans: (0..locs.len()).map(|i| locs.get(i)).collect(),
             }),
@@ -274,7 +279,13 @@ impl Matcher for Pcre2Matcher {
                 self.errors.fetch_add(1, Ordering::Relaxed);
                 None
             }
+        };
+        if let Ok(mut pool) = self.locations.lock() {
+            if pool.len() < 8 {
+                pool.push(locs);
+            }
         }
+        result
     }
 }
 

@@ -59,3 +59,12 @@ fn pathological_backtracking_on_pcre2_is_bounded() {
         t.elapsed()
     );
 }
+
+#[test]
+fn filters_can_move_between_threads() {
+    fn assert_send<T: Send>() {}
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send::<Filter>();
+    assert_send_sync::<warden_filter::CompiledRegex>();
+    assert_send_sync::<warden_filter::date::DateTemplate>();
+}

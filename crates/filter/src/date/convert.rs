@@ -230,11 +230,46 @@ extern "C" {
     fn tzset();
 }
 
-/// Local wall-clock fields of `t` (through `localtime_r`, honouring `TZ`), with the
-/// fraction of a second kept.
-pub fn local_now(t: f64) -> (Naive, f64) {
-    let secs = t.floor();
-    let frac = t - secs;
+/// Offsets (seconds east of UTC) of local time, cached per quarter hour.
+///
+/// glibc re-reads `/etc/localtime` (a `stat` at least) on every `mktime`/`localtime` call when
+/// `TZ` is unset, which would dominate the cost of a line. A quarter hour whose start and end
+/// have the same offset has no transition inside (zones change at whole or half hours), so
+/// the offset found for it holds for every second in it; buckets holding a transition are
+/// never cached and go to the C library each time.
+struct OffsetCache {
+    tz: Option<std::ffi::OsString>,
+    /// naive quarter-hour → offset, for local → UTC.
+    to_utc: std::collections::HashMap<i64, i64>,
+    /// UTC quarter-hour → offset, for UTC → local.
+    to_local: std::collections::HashMap<i64, i64>,
+}
+
+const BUCKET: i64 = 900;
+
+thread_local! {
+    static OFFSETS: std::cell::RefCell<OffsetCache> = std::cell::RefCell::new(OffsetCache {
+        tz: None,
+        to_utc: Default::default(),
+        to_local: Default::default(),
+    });
+}
+
+fn with_offsets<R>(f: impl FnOnce(&mut OffsetCache) -> R) -> R {
+    OFFSETS.with(|c| {
+        let mut c = c.borrow_mut();
+        let tz = std::env::var_os("TZ");
+        if c.tz != tz || c.to_utc.len() + c.to_local.len() > 8192 {
+            c.tz = tz;
+            c.to_utc.clear();
+            c.to_local.clear();
+        }
+        f(&mut c)
+    })
+}
+
+/// `localtime_r` of a whole second, as naive seconds.
+fn c_localtime(secs: i64) -> Option<Naive> {
     let tt = secs as libc::time_t;
     // SAFETY: `tm` is a plain C struct that localtime_r fully initialises on success; all
     // pointers are to live locals.
@@ -242,11 +277,11 @@ pub fn local_now(t: f64) -> (Naive, f64) {
         tzset();
         let mut tm: libc::tm = std::mem::zeroed();
         if libc::localtime_r(&tt, &mut tm).is_null() {
-            return (Naive { secs: secs as i64 }, frac);
+            return None;
         }
         tm
     };
-    let naive = Naive::new(
+    Naive::new(
         tm.tm_year as i64 + 1900,
         (tm.tm_mon + 1) as u32,
         tm.tm_mday as u32,
@@ -254,12 +289,10 @@ pub fn local_now(t: f64) -> (Naive, f64) {
         tm.tm_min as u32,
         tm.tm_sec.min(59) as u32,
     )
-    .unwrap_or(Naive { secs: secs as i64 });
-    (naive, frac)
 }
 
-/// `time.mktime` of a naive local time (DST decided by the C library).
-pub fn mktime(n: Naive) -> Option<f64> {
+/// `mktime` of naive local fields (DST decided by the C library).
+fn c_mktime(n: Naive) -> Option<i64> {
     let (y, mo, d, h, mi, s) = n.fields();
     // SAFETY: as above; mktime only reads and normalises the struct we own.
     let t = unsafe {
@@ -276,6 +309,52 @@ pub fn mktime(n: Naive) -> Option<f64> {
     };
     if t == -1 && !(y == 1969 || y == 1970) {
         return None;
+    }
+    Some(t as i64)
+}
+
+/// Local wall-clock fields of `t` (through `localtime_r`, honouring `TZ`), with the
+/// fraction of a second kept.
+pub fn local_now(t: f64) -> (Naive, f64) {
+    let secs = t.floor() as i64;
+    let frac = t - t.floor();
+    let bucket = secs.div_euclid(BUCKET);
+    let cached = with_offsets(|c| c.to_local.get(&bucket).copied());
+    if let Some(off) = cached {
+        return (Naive { secs: secs + off }, frac);
+    }
+    let Some(local) = c_localtime(secs) else {
+        return (Naive { secs }, frac);
+    };
+    let start = bucket * BUCKET;
+    if let (Some(a), Some(b)) = (c_localtime(start), c_localtime(start + BUCKET - 1)) {
+        let (oa, ob) = (a.secs - start, b.secs - (start + BUCKET - 1));
+        if oa == ob && oa == local.secs - secs {
+            with_offsets(|c| c.to_local.insert(bucket, oa));
+        }
+    }
+    (local, frac)
+}
+
+/// `time.mktime` of a naive local time (DST decided by the C library, results cached per
+/// quarter hour away from transitions).
+pub fn mktime(n: Naive) -> Option<f64> {
+    let bucket = n.secs.div_euclid(BUCKET);
+    if let Some(off) = with_offsets(|c| c.to_utc.get(&bucket).copied()) {
+        return Some((n.secs - off) as f64);
+    }
+    let t = c_mktime(n)?;
+    let start = Naive {
+        secs: bucket * BUCKET,
+    };
+    let end = Naive {
+        secs: start.secs + BUCKET - 1,
+    };
+    if let (Some(a), Some(b)) = (c_mktime(start), c_mktime(end)) {
+        let (oa, ob) = (start.secs - a, end.secs - b);
+        if oa == ob && oa == n.secs - t {
+            with_offsets(|c| c.to_utc.insert(bucket, oa));
+        }
     }
     Some(t as f64)
 }
