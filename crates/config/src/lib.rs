@@ -11,6 +11,16 @@
 //! resolution knows Fail2Ban's reader semantics (filters, actions, `[Init]`, `known/`), so the
 //! lower layers stay small and are tested on their own.
 //!
+//! # Action properties
+//!
+//! [`ActionConfig::properties`] holds, lowest precedence first: the jail's own options that
+//! Fail2Ban lets actions see as tags (`logpath`, `maxretry`, ...; not `bantime`, which is
+//! dynamic), options of the action file's other sections as `section/option` (for nested tags
+//! such as `<jump_<type>/match>`), the `[Definition]` options, previous values as `known/x`,
+//! and the `[Init]` defaults overridden by the jail's parameters (plus `name` and `actname`).
+//! Conditional `[Init?family=inet6]` values are in [`ActionConfig::family_properties`].
+//! [`is_dynamic_tag`] tells which tags [`ActionConfig::render`] leaves for the daemon.
+//!
 //! # Layout
 //!
 //! - `ini`: one file, parsed with Python `configparser` rules (comments, continuation lines,
