@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::date::convert::parse_zone;
+use crate::date::convert::{parse_zone, TimeError};
 use crate::date::DateDetector;
 use crate::matcher::{self, AnyMatcher, Captures, Engine, Matcher};
 use crate::tags::expand_tags;
@@ -311,7 +311,9 @@ impl Filter {
     /// Process one log line (without its trailing newline). `now` is used for year-less dates
     /// and lines without a date.
     pub fn process_line(&mut self, line: &str, now: f64) -> LineResult {
-        let (split, date, line_time) = self.split_date(line, now);
+        let Some((split, date, line_time)) = self.split_date(line, now) else {
+            return LineResult::default();
+        };
         let (failures, ignored) = self.find_failures(split, date.unwrap_or(now));
         LineResult {
             time: line_time,
@@ -321,8 +323,14 @@ impl Filter {
     }
 
     /// Find and cut out the date. Returns the split line, the time to use for a failure
-    /// (`None`: none known) and the time read from this line.
-    fn split_date(&mut self, line: &str, now: f64) -> (SplitLine, Option<f64>, Option<f64>) {
+    /// (`None`: none known) and the time read from this line; `None` when Fail2Ban would
+    /// fail on the line (a date with an unknown zone abbreviation).
+    #[allow(clippy::type_complexity)]
+    fn split_date(
+        &mut self,
+        line: &str,
+        now: f64,
+    ) -> Option<(SplitLine, Option<f64>, Option<f64>)> {
         let whole = |date: &str| SplitLine {
             before: String::new(),
             date: date.to_string(),
@@ -341,11 +349,15 @@ impl Filter {
                     original: line.to_string(),
                 };
                 if s < e {
-                    if let Some(t) = self.dates.time(line, &m, now) {
-                        date = Some(t);
-                        line_time = Some(t);
-                        self.last_date = Some(t);
-                        self.last_date_text = line[s..e].to_string();
+                    match self.dates.time(line, &m, now) {
+                        Ok(t) => {
+                            date = Some(t);
+                            line_time = Some(t);
+                            self.last_date = Some(t);
+                            self.last_date_text = line[s..e].to_string();
+                        }
+                        Err(TimeError::Invalid) => {}
+                        Err(TimeError::UnknownZone(_)) => return None,
                     }
                 } else if let Some(last) = self.last_date.filter(|d| *d > now - 60.0) {
                     // An empty date group: "the date of the previous line, if recent".
@@ -362,7 +374,7 @@ impl Filter {
                 date = Some(last);
             }
         }
-        (split, date, line_time)
+        Some((split, date, line_time))
     }
 
     /// Does an ignoreregex match? With `maxlines > 1` and a failregex match, only the lines

@@ -388,3 +388,22 @@ fn dates_are_found_cut_and_converted_like_fail2ban() {
     }
     println!("date scenarios: {rows} lines agreed");
 }
+
+/// Fail2Ban raises on an unknown zone abbreviation and loses the whole line.
+#[test]
+fn unknown_zone_abbreviation_drops_the_line() {
+    crate::set_test_timezone();
+    let mut f = Filter::new(&FilterSpec {
+        failregex: vec![r"^(?P<fid>.*)$".to_string()],
+        datepattern: Some("%b %d %H:%M:%S %Z".to_string()),
+        usedns: UseDns::Raw,
+        maxlines: 1,
+        ..Default::default()
+    })
+    .unwrap();
+    let r = f.process_line("Jan 06 10:00:00 XYZ d", 1_767_700_800.0);
+    assert!(r.failures.is_empty());
+    assert_eq!(r.time, None);
+    let r = f.process_line("Jan 06 10:00:00 CEST d", 1_767_700_800.0);
+    assert_eq!(r.failures[0].time, 1_767_686_400.0);
+}

@@ -118,9 +118,23 @@ fn abbreviation_offset(abbr: &str) -> Option<i32> {
         .map(|(h, _)| (h * 60.0) as i32)
 }
 
+/// Why matched date text gives no time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimeError {
+    /// Not a valid date (Fail2Ban logs it and treats the line as having no date).
+    Invalid,
+    /// A well-formed but unknown zone abbreviation (Fail2Ban fails on the whole line).
+    UnknownZone(String),
+}
+
 /// Parse a time-zone value `(ABBR)?([+-]hh(:?mm)?)?` (e.g. `UTC`, `UTC+0200`, `+01:00`,
 /// `CEST`) to an offset in minutes east of UTC. `None` when malformed or unknown.
 pub fn parse_zone(tz: &str) -> Option<i32> {
+    zone_offset(tz).ok()
+}
+
+/// Like [`parse_zone`], telling a malformed value from an unknown abbreviation.
+pub fn zone_offset(tz: &str) -> Result<i32, TimeError> {
     let b = tz.as_bytes();
     // Abbreviation: one upper-case letter, optionally followed by 2 to 4 more.
     let mut i = 0;
@@ -129,32 +143,48 @@ pub fn parse_zone(tz: &str) -> Option<i32> {
         i = if n >= 2 { 1 + n.min(4) } else { 1 };
     }
     let (abbr, off) = tz.split_at(i);
-    let base = abbreviation_offset(abbr)?;
+    if !off.is_empty() && !zone_offset_shape(off) {
+        return Err(TimeError::Invalid);
+    }
+    let base = abbreviation_offset(abbr).ok_or_else(|| TimeError::UnknownZone(abbr.to_string()))?;
     if off.is_empty() {
-        return Some(base);
+        return Ok(base);
     }
     let ob = off.as_bytes();
     let sign = match ob[0] {
         b'+' => 1,
         b'-' => -1,
-        _ => return None,
+        _ => return Err(TimeError::Invalid),
     };
     let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
     let (hh, mm) = match ob.len() {
         3 if digits(&ob[1..3]) => (&off[1..3], "00"),
         5 if digits(&ob[1..5]) => (&off[1..3], &off[3..5]),
         6 if ob[3] == b':' && digits(&ob[1..3]) && digits(&ob[4..6]) => (&off[1..3], &off[4..6]),
-        _ => return None,
+        _ => return Err(TimeError::Invalid),
     };
     if !matches!(ob[1], b'0' | b'1') {
-        return None;
+        return Err(TimeError::Invalid);
     }
-    let hh: i32 = hh.parse().ok()?;
-    let mm: i32 = mm.parse().ok()?;
+    let hh: i32 = hh.parse().map_err(|_| TimeError::Invalid)?;
+    let mm: i32 = mm.parse().map_err(|_| TimeError::Invalid)?;
     if ob.len() == 3 {
-        Some(base + sign * hh * 60)
+        Ok(base + sign * hh * 60)
     } else {
-        Some(base + sign * (hh * 60 + mm))
+        Ok(base + sign * (hh * 60 + mm))
+    }
+}
+
+/// `[+-][01]\d(:?\d{2})?`
+fn zone_offset_shape(off: &str) -> bool {
+    let b = off.as_bytes();
+    let d = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let head = b.len() >= 3 && matches!(b[0], b'+' | b'-') && matches!(b[1], b'0' | b'1') && d(2);
+    head && match b.len() {
+        3 => true,
+        5 => d(3) && d(4),
+        6 => b[3] == b':' && d(4) && d(5),
+        _ => false,
     }
 }
 
@@ -411,11 +441,24 @@ fn julian_from_week(year: i64, week: i64, weekday: i64, week_starts_monday: bool
 
 /// Convert matched date groups (`(name, text)` in group order; non-participating groups
 /// omitted) to epoch seconds. `default_tz` is the jail's `logtimezone` in minutes; `now` the
-/// current time. `None` when the values do not make a valid date.
+/// current time.
 pub fn groups_to_time<'a>(
     groups: impl IntoIterator<Item = (&'a str, &'a str)>,
     default_tz: Option<i32>,
     now: f64,
+) -> Result<f64, TimeError> {
+    let mut unknown_zone = None;
+    match convert_groups(groups, default_tz, now, &mut unknown_zone) {
+        Some(t) => Ok(t),
+        None => Err(unknown_zone.map_or(TimeError::Invalid, TimeError::UnknownZone)),
+    }
+}
+
+fn convert_groups<'a>(
+    groups: impl IntoIterator<Item = (&'a str, &'a str)>,
+    default_tz: Option<i32>,
+    now: f64,
+    unknown_zone: &mut Option<String>,
 ) -> Option<f64> {
     let groups: Vec<(&str, &str)> = groups.into_iter().collect();
     let mut year: Option<i64> = None;
@@ -479,7 +522,15 @@ pub fn groups_to_time<'a>(
                 tzoffset = Some(if matches!(val, "Z" | "UTC" | "GMT") {
                     0
                 } else {
-                    parse_zone(val)?
+                    match zone_offset(val) {
+                        Ok(o) => o,
+                        Err(e) => {
+                            if let TimeError::UnknownZone(z) = e {
+                                *unknown_zone = Some(z);
+                            }
+                            return None;
+                        }
+                    }
                 });
             }
             _ => {}
@@ -582,7 +633,7 @@ mod tests {
             ("S", "00"),
             ("z", "+01:00"),
         ];
-        assert_eq!(groups_to_time(g, None, 0.0), Some(1767690000.0));
+        assert_eq!(groups_to_time(g, None, 0.0), Ok(1767690000.0));
         let g = [
             ("Y", "2026"),
             ("m", "01"),
@@ -591,7 +642,7 @@ mod tests {
             ("M", "00"),
             ("S", "00"),
         ];
-        assert_eq!(groups_to_time(g, Some(0), 0.0), Some(1767693600.0));
+        assert_eq!(groups_to_time(g, Some(0), 0.0), Ok(1767693600.0));
         let g = [
             ("Y", "2026"),
             ("m", "02"),
@@ -600,6 +651,18 @@ mod tests {
             ("M", "00"),
             ("S", "00"),
         ];
-        assert_eq!(groups_to_time(g, Some(0), 0.0), None);
+        assert_eq!(groups_to_time(g, Some(0), 0.0), Err(TimeError::Invalid));
+        let g = [
+            ("b", "Jan"),
+            ("d", "06"),
+            ("H", "10"),
+            ("M", "00"),
+            ("S", "00"),
+            ("Z", "XYZ"),
+        ];
+        assert_eq!(
+            groups_to_time(g, None, 0.0),
+            Err(TimeError::UnknownZone("XYZ".into()))
+        );
     }
 }

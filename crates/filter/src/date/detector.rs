@@ -426,7 +426,12 @@ impl DateDetector {
     }
 
     /// Convert a match from [`Self::match_time`] to epoch seconds.
-    pub fn time(&self, line: &str, m: &DateMatch, now: f64) -> Option<f64> {
+    pub fn time(
+        &self,
+        line: &str,
+        m: &DateMatch,
+        now: f64,
+    ) -> Result<f64, super::convert::TimeError> {
         m.template.time(line, &m.captures, self.default_tz, now)
     }
 }

@@ -346,7 +346,12 @@ impl DateTemplate {
         caps: &Captures,
         default_tz: Option<i32>,
         now: f64,
-    ) -> Option<f64> {
+    ) -> Result<f64, convert::TimeError> {
+        let group_text = |i: usize| {
+            caps.get(i)
+                .map(|(s, e)| &line[s..e])
+                .ok_or(convert::TimeError::Invalid)
+        };
         match self.kind {
             Kind::Pattern => {
                 let names = self.matcher.group_names();
@@ -358,10 +363,9 @@ impl DateTemplate {
                 convert::groups_to_time(groups, default_tz, now)
             }
             Kind::Epoch { long, group } => {
-                let (s, e) = caps.get(group)?;
-                let v = &line[s..e];
-                let f: f64 = v.parse().ok()?;
-                Some(if long && v.len() >= 13 {
+                let v = group_text(group)?;
+                let f: f64 = v.parse().map_err(|_| convert::TimeError::Invalid)?;
+                Ok(if long && v.len() >= 13 {
                     if v.len() >= 16 && !v.contains('.') {
                         f / 1_000_000.0
                     } else {
@@ -372,10 +376,12 @@ impl DateTemplate {
                 })
             }
             Kind::Tai64n => {
-                let (s, e) = caps.get(1)?;
-                let v = &line[s..e];
-                let hex = v.get(2..17)?;
-                u64::from_str_radix(hex, 16).ok().map(|x| x as f64)
+                let hex = group_text(1)?
+                    .get(2..17)
+                    .ok_or(convert::TimeError::Invalid)?;
+                u64::from_str_radix(hex, 16)
+                    .map(|x| x as f64)
+                    .map_err(|_| convert::TimeError::Invalid)
             }
         }
     }
@@ -412,14 +418,14 @@ mod tests {
             r"((?:^|(?P<square>(?<=^\[))|(?P<selinux>(?<=\baudit\()))\d{10,11}\b(?:\.\d{3,6})?)(?:(?(selinux)(?=:\d+\)))|(?(square)(?=\])))(?=\b|\W|$)"
         );
         let c = t.search("[1124013600] x", 0, 14).unwrap();
-        assert_eq!(t.time("[1124013600] x", &c, None, 0.0), Some(1124013600.0));
+        assert_eq!(t.time("[1124013600] x", &c, None, 0.0), Ok(1124013600.0));
         let t = DateTemplate::from_spec("{^LN-BEG}EPOCH").unwrap();
         assert_eq!(t.name, "{^LN-BEG}Epoch");
         assert_eq!(t.flags, LINE_BEGIN | WORD_END);
         let t = DateTemplate::from_spec("LEPOCH").unwrap();
         let line = "1124013600123456 x";
         let c = t.search(line, 0, line.len()).unwrap();
-        assert_eq!(t.time(line, &c, None, 0.0), Some(1124013600.123456));
+        assert_eq!(t.time(line, &c, None, 0.0), Ok(1124013600.123456));
     }
 
     #[test]
@@ -428,7 +434,7 @@ mod tests {
         assert_eq!(t.regex, r"(@[0-9a-f]{24})(?=\b|\W|$)");
         let line = "@4000000042ff2f2c2f2a5a74 x";
         let c = t.search(line, 0, line.len()).unwrap();
-        assert_eq!(t.time(line, &c, None, 0.0), Some(0x42ff2f2cu64 as f64));
+        assert_eq!(t.time(line, &c, None, 0.0), Ok(0x42ff2f2cu64 as f64));
     }
 
     #[test]
