@@ -8,8 +8,8 @@
 //!   kept and read first: lines a program writes to it until it reopens its log still count. It
 //!   is closed once it has been quiet for [`ROTATED_GRACE`]; a partial last line is then handed
 //!   out as it is. The new file is read from its beginning.
-//! - **copytruncate.** Same inode, but the file shrank below what was read, or its first line
-//!   (the [`Fingerprint`]) changed. Lines written after our last read and before the truncation
+//! - **copytruncate.** Same inode, but the file shrank below what was read, its first line
+//!   (the [`Fingerprint`]) changed, or the bytes just before our offset changed. Lines written after our last read and before the truncation
 //!   exist only in the copy, so the newest rotation (`<path>.1`, `<path>-20240101`, ...) that
 //!   starts with our fingerprint is read from our offset first; then the truncated file from 0.
 //!   A file that was never seen non-empty cannot be recognised this way: if it is written and
@@ -23,9 +23,9 @@
 //!
 //! Known limits, all needing two events between reads (with [`watch`] a read follows every
 //! create and write within a millisecond): a file created and rotated away between two reads is
-//! never opened; two copytruncates between two reads lose the middle generation; a file whose
-//! first line is identical to its previous generation's cannot be told apart on copytruncate
-//! unless it shrank. A rotated-away file that stays quiet for [`ROTATED_GRACE`] is closed even if
+//! never opened; two copytruncates between two reads lose the middle generation; a file that
+//! was only ever seen empty, or with an incomplete first line that the next generation's first
+//! line starts with, cannot be told apart on copytruncate unless it shrank. A rotated-away file that stays quiet for [`ROTATED_GRACE`] is closed even if
 //! its writer writes to it later.
 
 mod fingerprint;
@@ -139,7 +139,7 @@ impl FileTail {
         let file = match File::open(path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                tail.resume_from_rotated(fp, pos.offset, &[]);
+                tail.resume_from_rotated(checkpoint, &[]);
                 return Ok(tail);
             }
             Err(e) => return Err(e),
@@ -157,7 +157,7 @@ impl FileTail {
         if same {
             tail.current = Some(Reader::with_head(file, ident, pos.offset)?);
         } else {
-            tail.resume_from_rotated(fp, pos.offset, &[ident]);
+            tail.resume_from_rotated(checkpoint, &[ident]);
             tail.current = Some(positioned(file, StartAt::Beginning)?);
         }
         Ok(tail)
@@ -254,20 +254,17 @@ impl FileTail {
         let Some(cur) = self.current.as_mut() else {
             return Ok(());
         };
+        // Same content: not shorter than what was read, same first line, and the same bytes just
+        // before the offset (which tells generations apart even when they share a first line).
         let size = cur.file.metadata()?.len();
-        let head = if size < cur.read_pos() {
-            None
-        } else {
-            Some(read_head(&cur.file)?)
-        };
-        match head {
-            Some(head) if head.starts_with(&cur.head) => {
+        if size >= cur.read_pos() && cur.still_has_recent()? {
+            let head = read_head(&cur.file)?;
+            if head.starts_with(&cur.head) {
                 if !head_is_complete(&cur.head) {
                     cur.head = head;
                 }
                 return Ok(());
             }
-            _ => {}
         }
         let fp = Fingerprint::of(&cur.head);
         let committed = cur.committed();
@@ -283,6 +280,7 @@ impl FileTail {
             fingerprint: fp,
             offset: committed,
             recent: &recent,
+            ident: None,
         };
         match find_rotated_copy(&self.path, &expected, &exclude) {
             Some(copy) => {
@@ -358,6 +356,32 @@ impl FileTail {
         first_error.map_or(Ok(()), Err)
     }
 
+    /// After a restart the checkpointed file was gone from the path (or truncated): read its
+    /// remainder from its rotated name — the same inode moved away, or else a copy that starts
+    /// the same — if one is found.
+    fn resume_from_rotated(&mut self, checkpoint: &Checkpoint, exclude: &[Ident]) {
+        let pos = &checkpoint.position;
+        let mut expected = Expected {
+            fingerprint: checkpoint.fingerprint,
+            offset: pos.offset,
+            recent: &[],
+            ident: Some(Ident {
+                dev: pos.dev,
+                ino: pos.ino,
+            }),
+        };
+        let mut found = find_rotated_copy(&self.path, &expected, exclude);
+        if found.is_none() && expected.fingerprint.len > 0 {
+            expected.ident = None;
+            found = find_rotated_copy(&self.path, &expected, exclude);
+        }
+        if let Some(copy) = found {
+            tracing::debug!(path = %self.path.display(), rotated = %copy.path.display(),
+                "Resuming in the rotated log file.");
+            self.push_rotated(Reader::new(copy.file, copy.ident, pos.offset), false);
+        }
+    }
+
     /// Every file this tail has open.
     fn open_files(&self) -> impl Iterator<Item = &Reader> + '_ {
         self.current
@@ -384,26 +408,6 @@ fn positioned(file: File, start: StartAt) -> io::Result<Reader> {
         StartAt::End => last_line_end(&file, meta.len())?,
     };
     Reader::with_head(file, Ident::of(&meta), offset)
-}
-
-impl FileTail {
-    /// After a restart the checkpointed file was gone from the path: read its remainder from
-    /// its rotated name if one is found.
-    fn resume_from_rotated(&mut self, fp: Fingerprint, offset: u64, exclude: &[Ident]) {
-        if fp.len == 0 {
-            return;
-        }
-        let expected = Expected {
-            fingerprint: fp,
-            offset,
-            recent: &[],
-        };
-        if let Some(copy) = find_rotated_copy(&self.path, &expected, exclude) {
-            tracing::debug!(path = %self.path.display(), rotated = %copy.path.display(),
-                "Resuming in the rotated log file.");
-            self.push_rotated(Reader::new(copy.file, copy.ident, offset), false);
-        }
-    }
 }
 
 /// A batch of lines read from one file.

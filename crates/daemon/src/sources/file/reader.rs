@@ -126,6 +126,18 @@ impl Reader {
         &self.recent
     }
 
+    /// Whether the file still holds [`Reader::recent`] just before [`Reader::committed`].
+    pub fn still_has_recent(&self) -> io::Result<bool> {
+        let mut buf = [0u8; RECENT];
+        let len = self.recent.len();
+        let n = read_at_most(
+            &self.file,
+            &mut buf[..len],
+            self.committed.saturating_sub(len as u64),
+        )?;
+        Ok(buf[..n] == self.recent[..])
+    }
+
     /// Offset just after the last complete line handed out.
     pub fn committed(&self) -> u64 {
         self.committed

@@ -35,11 +35,12 @@ pub fn is_rotation_name(base: &OsStr, candidate: &OsStr) -> bool {
 }
 
 /// What the copy must look like: it starts with `fingerprint`, and holds `recent` just before
-/// `offset` (so it is at least `offset` bytes long).
+/// `offset` (so it is at least `offset` bytes long); if `ident` is given, it is that file.
 pub struct Expected<'a> {
     pub fingerprint: Fingerprint,
     pub offset: u64,
     pub recent: &'a [u8],
+    pub ident: Option<Ident>,
 }
 
 impl Expected<'_> {
@@ -90,7 +91,10 @@ pub fn find_rotated_copy(
         let file = File::open(&path).ok()?;
         let meta = file.metadata().ok()?;
         let ident = Ident::of(&meta);
-        let fits = meta.len() >= min_len && !exclude.contains(&ident) && expected.matches(&file);
+        let fits = meta.len() >= min_len
+            && !exclude.contains(&ident)
+            && (expected.ident.is_none() || expected.ident == Some(ident))
+            && expected.matches(&file);
         fits.then_some(RotatedCopy { file, ident, path })
     })
 }
@@ -133,6 +137,7 @@ mod tests {
             fingerprint: Fingerprint::of(b"ours first\n"),
             offset,
             recent,
+            ident: None,
         };
         let copy = find_rotated_copy(&log, &expect(16, b"line\n"), &[]).unwrap();
         assert_eq!(copy.path, dir.path().join("app.log.2"));
