@@ -7,8 +7,8 @@
 //! and the first match wins, and a match is dropped when an ignoreregex matches too. The host
 //! comes from the `ip4`, `ip6` or `dns` group, else from `fid`.
 //!
-//! Multi-line merging by `<F-MLFID>` (connection ids across lines) is not done yet: such
-//! matches are reported like single-line ones when they name a host, and dropped otherwise.
+//! Failures spread over lines that share a connection id (`<F-MLFID>`) are merged by
+//! [`crate::multiline`].
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -16,6 +16,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::date::convert::{parse_zone, TimeError};
 use crate::date::DateDetector;
 use crate::matcher::{self, AnyMatcher, Captures, Engine, Matcher};
+use crate::multiline::{FailData, MlfidCache};
 use crate::tags::expand_tags;
 use crate::{Failure, FilterError, FilterSpec, Host, LineResult, UseDns};
 
@@ -28,6 +29,25 @@ pub struct CompiledRegex {
     source: String,
     expanded: String,
     matcher: AnyMatcher,
+    /// `alt_NAME[_N]` groups and the group they stand in for, sorted.
+    alternates: Vec<(String, String)>,
+}
+
+/// `alt_user_1` → `user` (and `alt_id` → `fid`): a group that fills another one when that
+/// one is empty (Fail2Ban's `<F-ALT_USER>` tags).
+fn alternate_target(group: &str) -> Option<String> {
+    let rest = group.strip_prefix("alt_")?;
+    if rest.is_empty() {
+        return None;
+    }
+    // One trailing `_digits` only numbers alternatives.
+    let base = match rest.rfind('_') {
+        Some(i) if i + 1 < rest.len() && rest[i + 1..].bytes().all(|b| b.is_ascii_digit()) => {
+            &rest[..i]
+        }
+        _ => rest,
+    };
+    Some(crate::tags::custom_group_name(base))
 }
 
 impl CompiledRegex {
@@ -39,10 +59,18 @@ impl CompiledRegex {
         }
         let matcher = matcher::compile(&expanded, multiline)
             .map_err(|e| format!("Unable to compile regular expression '{expanded}': {e}"))?;
+        let mut alternates: Vec<(String, String)> = matcher
+            .group_names()
+            .iter()
+            .flatten()
+            .filter_map(|g| Some((g.clone(), alternate_target(g)?)))
+            .collect();
+        alternates.sort();
         Ok(CompiledRegex {
             source: regex.to_string(),
             expanded,
             matcher,
+            alternates,
         })
     }
 
@@ -80,9 +108,11 @@ impl CompiledRegex {
         self.matcher.group_index(name).is_some()
     }
 
-    /// Named groups of a match, in group order (`None` for groups that did not take part).
+    /// Named groups of a match, in group order (`None` for groups that did not take part),
+    /// with `alt_*` groups filling their empty targets.
     pub fn group_dict(&self, text: &str, caps: &Captures) -> Vec<(String, Option<String>)> {
-        self.matcher
+        let mut groups: Vec<(String, Option<String>)> = self
+            .matcher
             .group_names()
             .iter()
             .enumerate()
@@ -90,7 +120,22 @@ impl CompiledRegex {
                 let n = n.as_ref()?;
                 Some((n.clone(), caps.get(i).map(|(s, e)| text[s..e].to_string())))
             })
-            .collect()
+            .collect();
+        for (alt, target) in &self.alternates {
+            let value = groups
+                .iter()
+                .find(|(n, _)| n == alt)
+                .and_then(|(_, v)| v.clone());
+            let Some(value) = value.filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            match groups.iter_mut().find(|(n, _)| n == target) {
+                Some((_, v)) if v.as_deref().is_some_and(|v| !v.is_empty()) => {}
+                Some((_, v)) => *v = Some(value),
+                None => groups.push((target.clone(), Some(value))),
+            }
+        }
+        groups
     }
 }
 
@@ -100,7 +145,8 @@ struct SplitLine {
     before: String,
     date: String,
     after: String,
-    /// The line as read.
+    /// The line as Fail2Ban records it in matches: as read, except that a line given the
+    /// previous line's date has that date text in front.
     original: String,
 }
 
@@ -191,6 +237,7 @@ pub struct Filter {
     buffer: Vec<SplitLine>,
     last_date: Option<f64>,
     last_date_text: String,
+    mlfid_cache: MlfidCache<SplitLine>,
 }
 
 impl Filter {
@@ -285,6 +332,7 @@ impl Filter {
             buffer: Vec::new(),
             last_date: None,
             last_date_text: String::new(),
+            mlfid_cache: MlfidCache::default(),
         })
     }
 
@@ -314,7 +362,7 @@ impl Filter {
         let Some((split, date, line_time)) = self.split_date(line, now) else {
             return LineResult::default();
         };
-        let (failures, ignored) = self.find_failures(split, date.unwrap_or(now));
+        let (failures, ignored) = self.find_failures(split, date.unwrap_or(now), now);
         LineResult {
             time: line_time,
             failures,
@@ -331,11 +379,13 @@ impl Filter {
         line: &str,
         now: f64,
     ) -> Option<(SplitLine, Option<f64>, Option<f64>)> {
+        // Like Fail2Ban, a line given the previous line's date carries that date text in its
+        // recorded form.
         let whole = |date: &str| SplitLine {
             before: String::new(),
             date: date.to_string(),
             after: line.to_string(),
-            original: line.to_string(),
+            original: format!("{date}{line}"),
         };
         let mut date = None;
         let mut line_time = None;
@@ -397,7 +447,7 @@ impl Filter {
         false
     }
 
-    fn find_failures(&mut self, split: SplitLine, date: f64) -> (Vec<Failure>, bool) {
+    fn find_failures(&mut self, split: SplitLine, date: f64, now: f64) -> (Vec<Failure>, bool) {
         let mut failures = Vec::new();
         let org: Vec<SplitLine> = if self.maxlines > 1 {
             self.buffer.push(split);
@@ -457,20 +507,45 @@ impl Filter {
             // Failregex groups override prefregex groups of the same name, even when empty.
             let mut merged: BTreeMap<String, Option<String>> = pre_groups.iter().cloned().collect();
             merged.extend(groups);
-            let get = |k: &str| merged.get(k).cloned().flatten();
-            let Some(host) = self.host_of(&get) else {
+            let mut fail = FailData::from_groups(merged);
+            let mlfid = fail.get("mlfid");
+            if let Some(id) = &mlfid {
+                fail = self.mlfid_cache.merge(id, fail, &matched, now);
+                if fail.truthy("nofail") {
+                    break;
+                }
+            } else {
+                fail.matches = Some(matched);
+            }
+            let has_id = ["ip4", "ip6", "dns", "fid"]
+                .iter()
+                .any(|g| fail.get(g).is_some());
+            if !has_id {
+                // A multi-line failure still waiting for its host.
+                if let Some(id) = &mlfid {
+                    self.mlfid_cache.mark_pending(id);
+                }
+                break;
+            }
+            let Some(host) = self.host_of(&|k| fail.get(k)) else {
                 break;
             };
-            let fields = merged
+            let fields = fail
+                .groups
                 .iter()
                 .filter(|(k, _)| !is_skiplines(k))
                 .filter_map(|(k, v)| Some((k.clone(), v.clone().filter(|v| !v.is_empty())?)))
                 .collect();
-            let lines = matched.iter().map(|l| l.original.clone()).collect();
+            let lines = fail
+                .matches
+                .unwrap_or_default()
+                .into_iter()
+                .map(|l| l.original)
+                .collect();
             failures.push(Failure {
                 host,
                 time: date,
-                fid: get("fid"),
+                fid: fail.groups.get("fid").cloned().flatten(),
                 fields,
                 lines,
                 regex_index: index,
@@ -553,6 +628,28 @@ mod tests {
             ..Default::default()
         })
         .unwrap()
+    }
+
+    #[test]
+    fn alternate_groups_fill_empty_targets() {
+        assert_eq!(alternate_target("alt_user").as_deref(), Some("user"));
+        assert_eq!(alternate_target("alt_user_2").as_deref(), Some("user"));
+        assert_eq!(alternate_target("alt_user1").as_deref(), Some("user1"));
+        assert_eq!(alternate_target("alt_id").as_deref(), Some("fid"));
+        assert_eq!(alternate_target("user"), None);
+        let mut f = filter(&[
+            r"^ruser=<F-ALT_USER>\S*</F-ALT_USER> rhost=<HOST>(?: user=<F-USER>\S*</F-USER>)?$",
+        ]);
+        let r = f.process_line("ruser=root rhost=192.0.2.1", 0.0);
+        assert_eq!(
+            r.failures[0].fields.get("user").map(String::as_str),
+            Some("root")
+        );
+        let r = f.process_line("ruser=root rhost=192.0.2.1 user=bob", 0.0);
+        assert_eq!(
+            r.failures[0].fields.get("user").map(String::as_str),
+            Some("bob")
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! - [`date`]: the date detector (Fail2Ban's 31 default templates, `datepattern`, `EPOCH`,
 //!   `TAI64N`, time zones) that finds the date, cuts it out of the line and converts it.
 //! - [`filter`]: [`Filter`], tying it together per line, with the `maxlines` buffer.
+//! - `multiline`: merging of failures spread over lines sharing an `<F-MLFID>` id.
 //! - [`lint`]: [`lint_regex`], likely typos such as `\[\.*\]`.
 #![deny(missing_docs)]
 
@@ -22,6 +23,7 @@ pub mod dialect;
 pub mod filter;
 pub mod lint;
 pub mod matcher;
+mod multiline;
 pub mod tags;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,303 @@
+//! Multi-line failures keyed by a connection id (`<F-MLFID>`), as Fail2Ban merges them.
+//!
+//! Some daemons log one attempt over several lines that share an id but not a host: sshd's
+//! `Connection from <HOST>` … `Failed password` … `Disconnected`. A failregex capturing
+//! `mlfid` stores what it found under that id; later matches with the same id are merged into
+//! it (so a later line gains the host seen earlier). Special groups steer the merge:
+//!
+//! - `<F-NOFAIL>`: this match alone is not a failure (e.g. a successful step);
+//! - `<F-MLFGAINED>`: the connection succeeded: pending failures are forgotten;
+//! - `<F-MLFFORGET>`: the connection ended: drop the stored entry.
+//!
+//! A match without any host or id marks the entry "pending" until a later line provides one.
+//! Entries live 5 minutes and at most 100 are kept (oldest first out), as in Fail2Ban.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Seconds an entry lives.
+const TTL: f64 = 300.0;
+/// Entries kept at most.
+const MAX_ENTRIES: usize = 100;
+
+/// What one failure (or a merged multi-line failure) holds.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FailData<L: Clone> {
+    /// Named groups (`None`: group did not take part).
+    pub groups: BTreeMap<String, Option<String>>,
+    /// Every `user` seen for this id.
+    pub users: Option<BTreeSet<String>>,
+    /// Lines that make up the failure.
+    pub matches: Option<Vec<L>>,
+    /// Lines of `nofail` matches, kept in case a failure follows.
+    pub nofail_matches: Option<Vec<L>>,
+    /// A match without host is waiting for one.
+    pub pending: bool,
+}
+
+impl<L: Clone> FailData<L> {
+    /// From one match's groups.
+    pub fn from_groups(groups: BTreeMap<String, Option<String>>) -> Self {
+        FailData {
+            groups,
+            users: None,
+            matches: None,
+            nofail_matches: None,
+            pending: false,
+        }
+    }
+
+    /// A group's value, if it took part.
+    pub fn get(&self, key: &str) -> Option<String> {
+        self.groups.get(key).cloned().flatten()
+    }
+
+    /// A group is present and non-empty (Python truthiness).
+    pub fn truthy(&self, key: &str) -> bool {
+        self.groups
+            .get(key)
+            .is_some_and(|v| v.as_deref().is_some_and(|v| !v.is_empty()))
+    }
+
+    /// Remove a group; was it truthy?
+    fn take_truthy(&mut self, key: &str) -> bool {
+        self.groups
+            .remove(key)
+            .is_some_and(|v| v.is_some_and(|v| !v.is_empty()))
+    }
+
+    /// Record `user` (if non-empty); returns the set of users after that.
+    fn update_users(&mut self, user: Option<String>) -> Option<BTreeSet<String>> {
+        if let Some(u) = user.filter(|u| !u.is_empty()) {
+            self.users.get_or_insert_with(BTreeSet::new).insert(u);
+        }
+        self.users.clone()
+    }
+}
+
+/// The per-filter store of open multi-line failures.
+#[derive(Debug, Clone)]
+pub(crate) struct MlfidCache<L: Clone> {
+    /// (id, data, expiry), oldest first.
+    entries: Vec<(String, FailData<L>, f64)>,
+}
+
+impl<L: Clone> Default for MlfidCache<L> {
+    fn default() -> Self {
+        MlfidCache {
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<L: Clone> MlfidCache<L> {
+    fn position(&self, id: &str) -> Option<usize> {
+        self.entries.iter().position(|(k, _, _)| k == id)
+    }
+
+    /// The live entry for `id` (an expired one is removed).
+    fn get(&mut self, id: &str, now: f64) -> Option<FailData<L>> {
+        let i = self.position(id)?;
+        if self.entries[i].2 > now {
+            return Some(self.entries[i].1.clone());
+        }
+        self.entries.remove(i);
+        None
+    }
+
+    /// Insert a new entry (evicting from the front when full).
+    fn insert(&mut self, id: &str, data: FailData<L>, now: f64) {
+        if let Some(i) = self.position(id) {
+            self.entries[i].1 = data;
+            self.entries[i].2 = now + TTL;
+            return;
+        }
+        if self.entries.len() >= MAX_ENTRIES {
+            while !self.entries.is_empty() {
+                let (_, _, expiry) = self.entries.remove(0);
+                if expiry > now && self.entries.len() < MAX_ENTRIES {
+                    break;
+                }
+            }
+        }
+        self.entries.push((id.to_string(), data, now + TTL));
+    }
+
+    /// Replace an existing entry's data, keeping its place and expiry.
+    fn replace(&mut self, id: &str, data: FailData<L>) {
+        if let Some(i) = self.position(id) {
+            self.entries[i].1 = data;
+        }
+    }
+
+    fn remove(&mut self, id: &str) {
+        if let Some(i) = self.position(id) {
+            self.entries.remove(i);
+        }
+    }
+
+    /// Mark the stored entry for `id` as waiting for a host.
+    pub fn mark_pending(&mut self, id: &str) {
+        if let Some(i) = self.position(id) {
+            self.entries[i].1.pending = true;
+        }
+    }
+
+    /// Merge a new match (`fail`, covering `matched` lines) into the entry for `id`
+    /// (Fail2Ban's `_mergeFailure`). Returns the merged failure; the store keeps it too unless
+    /// the match said `mlfforget`.
+    pub fn merge(
+        &mut self,
+        id: &str,
+        mut fail: FailData<L>,
+        matched: &[L],
+        now: f64,
+    ) -> FailData<L> {
+        const NOFAIL: u8 = 1;
+        const FORGET: u8 = 2;
+        const CACHED_NOFAIL: u8 = 4;
+        const GAINED: u8 = 8;
+        let cached = self.get(id, now);
+        let mut flags = 0u8;
+        if fail.truthy("mlfgained") {
+            flags |= GAINED | NOFAIL;
+            if !fail.truthy("nofail") {
+                let gained = fail.groups.get("mlfgained").cloned().flatten();
+                fail.groups.insert("nofail".to_string(), gained);
+            }
+        } else if fail.truthy("nofail") {
+            flags |= NOFAIL;
+        }
+        if fail.take_truthy("mlfforget") {
+            flags |= FORGET;
+        }
+        let users;
+        // Where the result lives afterwards: replaced in place, newly stored, or not stored.
+        enum Store {
+            Replace,
+            Insert,
+            No,
+        }
+        let store;
+        if let Some(mut entry) = cached {
+            users = entry.update_users(fail.get("user"));
+            if entry.take_truthy("nofail") {
+                flags |= CACHED_NOFAIL;
+            }
+            if entry.take_truthy("mlfgained") {
+                flags |= CACHED_NOFAIL;
+            }
+            if flags & GAINED != 0 {
+                entry.pending = false;
+            }
+            if flags & CACHED_NOFAIL == 0 && !entry.pending {
+                entry.matches = None;
+            }
+            for (k, v) in fail.groups {
+                if v.is_some() {
+                    entry.groups.insert(k, v);
+                }
+            }
+            fail = entry;
+            if flags & FORGET != 0 {
+                self.remove(id);
+                store = Store::No;
+            } else {
+                store = Store::Replace;
+            }
+        } else if flags & FORGET == 0 {
+            users = fail.update_users(fail.get("user"));
+            store = Store::Insert;
+        } else {
+            users = None;
+            store = Store::No;
+        }
+        let was_pending = std::mem::take(&mut fail.pending);
+        if was_pending || users.is_some_and(|u| u.len() > 1) {
+            fail.groups.remove("nofail");
+            fail.groups.remove("mlfgained");
+            flags &= !(GAINED | NOFAIL);
+        }
+        if flags & NOFAIL == 0 {
+            let mut m = fail.nofail_matches.take().unwrap_or_default();
+            m.extend(fail.matches.clone().unwrap_or_default());
+            if flags & GAINED == 0 {
+                m.extend_from_slice(matched);
+            }
+            fail.matches = Some(m);
+        } else if flags & (NOFAIL | FORGET) == NOFAIL {
+            let mut m = fail.nofail_matches.take().unwrap_or_default();
+            m.extend_from_slice(matched);
+            fail.nofail_matches = Some(m);
+        }
+        match store {
+            Store::Replace => self.replace(id, fail.clone()),
+            Store::Insert => self.insert(id, fail.clone(), now),
+            Store::No => {}
+        }
+        fail
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(pairs: &[(&str, &str)]) -> FailData<String> {
+        FailData::from_groups(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), Some(v.to_string())))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn host_from_an_earlier_line() {
+        let mut c = MlfidCache::default();
+        let first = c.merge(
+            "c1",
+            data(&[("mlfid", "c1"), ("ip4", "192.0.2.1"), ("nofail", "x")]),
+            &["connect".to_string()],
+            0.0,
+        );
+        assert!(first.truthy("nofail"));
+        let second = c.merge(
+            "c1",
+            data(&[("mlfid", "c1"), ("user", "bob")]),
+            &["failed".to_string()],
+            1.0,
+        );
+        assert!(!second.truthy("nofail"));
+        assert_eq!(second.get("ip4").as_deref(), Some("192.0.2.1"));
+        assert_eq!(
+            second.matches,
+            Some(vec!["connect".to_string(), "failed".to_string()])
+        );
+    }
+
+    #[test]
+    fn forget_and_expiry() {
+        let mut c = MlfidCache::default();
+        c.merge("c1", data(&[("ip4", "192.0.2.1")]), &["a".to_string()], 0.0);
+        c.merge("c1", data(&[("mlfforget", "1")]), &["b".to_string()], 1.0);
+        assert!(c.get("c1", 2.0).is_none());
+        c.merge("c2", data(&[("ip4", "192.0.2.2")]), &["a".to_string()], 0.0);
+        assert!(c.get("c2", 299.0).is_some());
+        assert!(c.get("c2", 301.0).is_none());
+    }
+
+    #[test]
+    fn capacity_is_bounded() {
+        let mut c = MlfidCache::default();
+        for i in 0..150 {
+            c.merge(
+                &format!("c{i}"),
+                data(&[("ip4", "192.0.2.1")]),
+                &["a".to_string()],
+                0.0,
+            );
+        }
+        assert!(c.entries.len() <= MAX_ENTRIES);
+        assert!(c.get("c149", 1.0).is_some());
+    }
+}
