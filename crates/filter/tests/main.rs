@@ -4,6 +4,7 @@ mod corpus;
 mod dates;
 mod haproxy;
 mod robustness;
+mod samples;
 
 /// Fail2Ban's test-suite time zone (DST changes at 02:00), set once for the whole binary so
 /// that local-time conversions are reproducible.
