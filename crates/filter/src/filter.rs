@@ -8,7 +8,7 @@
 //! comes from the `ip4`, `ip6` or `dns` group, else from `fid`.
 //!
 //! Failures spread over lines that share a connection id (`<F-MLFID>`) are merged by
-//! [`crate::multiline`].
+//! the `multiline` module.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -370,6 +370,25 @@ impl Filter {
         }
     }
 
+    /// Process one entry whose time the source already knows (the systemd journal): no date
+    /// is searched for in `line`, as Fail2Ban does for journal entries.
+    pub fn process_entry(&mut self, line: &str, time: f64, now: f64) -> LineResult {
+        self.last_date = Some(time);
+        self.last_date_text.clear();
+        let split = SplitLine {
+            before: String::new(),
+            date: String::new(),
+            after: line.to_string(),
+            original: line.to_string(),
+        };
+        let (failures, ignored) = self.find_failures(split, time, now);
+        LineResult {
+            time: Some(time),
+            failures,
+            ignored,
+        }
+    }
+
     /// Find and cut out the date. Returns the split line, the time to use for a failure
     /// (`None`: none known) and the time read from this line; `None` when Fail2Ban would
     /// fail on the line (a date with an unknown zone abbreviation).
@@ -650,6 +669,14 @@ mod tests {
             r.failures[0].fields.get("user").map(String::as_str),
             Some("bob")
         );
+    }
+
+    #[test]
+    fn journal_entries_keep_their_date_text() {
+        let mut f = filter(&[r"^Jan  6 10:00:00 from <HOST>$"]);
+        let r = f.process_entry("Jan  6 10:00:00 from 192.0.2.5", 42.0, 100.0);
+        assert_eq!(r.failures[0].time, 42.0);
+        assert_eq!(r.time, Some(42.0));
     }
 
     #[test]
