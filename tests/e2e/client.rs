@@ -31,7 +31,7 @@ fn workspace() -> Workspace {
     ws.write(
         "config/jail.d/app.conf",
         &format!(
-            "[app]\nenabled = true\nfilter = userfail\naction = record\nmaxretry = 2\nbantime = 1h\nlogpath = {}\n",
+            "[app]\nenabled = true\nfilter = userfail\naction = record\nignoreself = false\nmaxretry = 2\nbantime = 1h\nlogpath = {}\n",
             ws.path("auth.log").display()
         ),
     );
@@ -48,17 +48,17 @@ fn client_commands_speak_fail2ban_vocabulary() {
     let daemon = Daemon::start(&ws, None);
     assert_eq!(daemon.ok(&["ping"]), "Server replied: pong\n");
     assert_eq!(
-        daemon.ok(&["set", "app", "banip", "192.0.2.10", "2001:db8::10"]),
+        daemon.ok(&["set", "app", "banip", "198.51.100.10", "2001:db8::10"]),
         "2\n"
     );
     assert_eq!(
-        daemon.ok(&["set", "app", "banip", "192.0.2.10"]),
+        daemon.ok(&["set", "app", "banip", "198.51.100.10"]),
         "0\n",
         "already banned"
     );
     assert_eq!(
         daemon.ok(&["banned"]),
-        "[{'app': ['192.0.2.10', '2001:db8::10']}]\n"
+        "[{'app': ['198.51.100.10', '2001:db8::10']}]\n"
     );
     assert_eq!(
         daemon.ok(&["banned", "2001:db8::10"]),
@@ -67,9 +67,12 @@ fn client_commands_speak_fail2ban_vocabulary() {
     wait_for("ban actions", Duration::from_secs(10), || {
         actions(&ws).contains("ban 2001:db8::10")
     });
-    assert_eq!(daemon.ok(&["set", "app", "unbanip", "192.0.2.10"]), "1\n");
+    assert_eq!(
+        daemon.ok(&["set", "app", "unbanip", "198.51.100.10"]),
+        "1\n"
+    );
     wait_for("unban action", Duration::from_secs(10), || {
-        actions(&ws).contains("unban 192.0.2.10")
+        actions(&ws).contains("unban 198.51.100.10")
     });
     let st = daemon.jail_status("app");
     assert_eq!((st.currently_banned, st.total_banned), (1, 2));
@@ -126,7 +129,7 @@ fn log_data_never_becomes_shell_text() {
     ];
     let mut n = 0;
     for (i, user) in users.iter().enumerate() {
-        let host = format!("192.0.2.{}", 100 + i);
+        let host = format!("198.51.100.{}", 100 + i);
         ws.append(
             "auth.log",
             &[

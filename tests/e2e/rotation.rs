@@ -4,14 +4,15 @@ use crate::support::{haproxy_nosrv_line, wait_for, Daemon, Workspace};
 use std::io::Write;
 use std::time::Duration;
 
-/// A jail that counts without banning (maxretry out of reach, no action).
+/// A jail that counts without banning (maxretry out of reach, no action). Addresses come from
+/// 203.0.113.0/24 with ignoreself off, so that the test host's own addresses never interfere.
 fn counting_workspace() -> Workspace {
     let ws = Workspace::with_default_config();
     ws.write("haproxy.log", "");
     ws.write(
         "config/jail.d/count.conf",
         &format!(
-            "[haproxy-noserv]\nenabled = true\nfilter = haproxy-noserv\naction =\nmaxretry = 100000\nfindtime = 1d\nlogpath = {}\n",
+            "[haproxy-noserv]\nenabled = true\nfilter = haproxy-noserv\naction =\nignoreself = false\nmaxretry = 100000\nfindtime = 1d\nlogpath = {}\n",
             ws.path("haproxy.log").display()
         ),
     );
@@ -20,7 +21,7 @@ fn counting_workspace() -> Workspace {
 
 fn lines(first: u32, n: u32) -> Vec<String> {
     (first..first + n)
-        .map(|i| haproxy_nosrv_line(&format!("192.0.2.{}", 1 + i % 250), (10000 + i) as u16))
+        .map(|i| haproxy_nosrv_line(&format!("203.0.113.{}", 1 + i % 250), (10000 + i) as u16))
         .collect()
 }
 
@@ -57,8 +58,8 @@ fn rename_and_create_rotation_counts_each_failure_once() {
         drop(old);
         // ...then the service reopens a new one.
         ws.append("haproxy.log", &lines(2000 + round * 100, 20));
+        settle(&daemon, 50 + (round as u64 + 1) * 30);
     }
-    settle(&daemon, 50 + 5 * 30);
 }
 
 #[test]

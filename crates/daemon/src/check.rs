@@ -70,14 +70,6 @@ pub fn check(dir: &Path) -> Result<Checked, Vec<Diagnostic>> {
                 }
             }
         }
-        if jail.actions.is_empty() {
-            warnings.push(Diagnostic {
-                location: jail.location.clone(),
-                section: Some(jail.name.clone()),
-                key: Some("action".into()),
-                message: "no action: failures are counted but nothing is banned".into(),
-            });
-        }
     }
     if errors.is_empty() {
         Ok(Checked {

@@ -146,8 +146,9 @@ impl Daemon {
             }
             None => Command::new(warden_bin()),
         };
+        // iptables lives in /usr/sbin, which a non-login PATH may lack.
         let path = format!(
-            "{}:{}",
+            "{}:{}:/usr/sbin:/sbin:/usr/bin:/bin",
             ws.path("bin").display(),
             std::env::var("PATH").unwrap_or_default()
         );
