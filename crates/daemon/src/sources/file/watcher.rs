@@ -417,7 +417,8 @@ impl Follower {
     }
 
     /// Watch exactly the files tail `i` has open (through `/proc/self/fd`, which also reaches
-    /// unlinked files), and drop watches on files it closed.
+    /// unlinked files), and drop watches on files it closed. A newly watched file is read once
+    /// more, for what was written before the watch existed.
     fn sync_file_watches(&mut self, i: usize) {
         let Some(notify) = self.notify.as_mut() else {
             return;
@@ -465,6 +466,8 @@ impl Follower {
                         targets.push(i);
                     }
                     followed.file_watches.push((ident, wd));
+                    // Writes between opening the file and watching it sent no event.
+                    followed.dirty = true;
                 }
                 Err(e) => watch_failed(followed.tail.path(), &e),
             }
