@@ -9,24 +9,25 @@
 //!   is closed once it has been quiet for [`ROTATED_GRACE`]; a partial last line is then handed
 //!   out as it is. The new file is read from its beginning.
 //! - **copytruncate.** Same inode, but the file shrank below what was read, its first line
-//!   (the [`Fingerprint`]) changed, or the bytes just before our offset changed. Lines written after our last read and before the truncation
-//!   exist only in the copy, so the newest rotation (`<path>.1`, `<path>-20240101`, ...) that
-//!   starts with our fingerprint is read from our offset first; then the truncated file from 0.
-//!   A file that was never seen non-empty cannot be recognised this way: if it is written and
-//!   copytruncated between two reads those lines are lost (with inotify, reads follow writes
-//!   within a millisecond).
+//!   (the [`Fingerprint`]) changed, or the bytes just before our offset changed. Lines written
+//!   after our last read and before the truncation exist only in the copy, so the newest rotation
+//!   (`<path>.1`, `<path>-20240101`, ...) that starts with our fingerprint and holds the same
+//!   bytes before our offset is read from our offset first; then the truncated file from 0.
 //!
 //! Lines are handed out without `\n` and a trailing `\r`, invalid UTF-8 replaced, leading NUL
-//! bytes dropped (the hole a non-`O_APPEND` writer leaves after copytruncate); a partial last line
-//! waits for its `\n`; lines over [`MAX_LINE`] bytes are cut and marked with
+//! bytes dropped (the hole a non-`O_APPEND` writer leaves after copytruncate); a partial last
+//! line waits for its `\n`; lines over [`MAX_LINE`] bytes are cut and marked with
 //! [`TRUNCATION_MARKER`], so one file never holds more than that in memory.
 //!
 //! Known limits, all needing two events between reads (with [`watch`] a read follows every
-//! create and write within a millisecond): a file created and rotated away between two reads is
-//! never opened; two copytruncates between two reads lose the middle generation; a file that
-//! was only ever seen empty, or with an incomplete first line that the next generation's first
-//! line starts with, cannot be told apart on copytruncate unless it shrank. A rotated-away file that stays quiet for [`ROTATED_GRACE`] is closed even if
-//! its writer writes to it later.
+//! create and write within a millisecond):
+//! - a file created and rotated away between two reads is never opened;
+//! - two copytruncates between two reads lose the middle generation;
+//! - a file only ever seen empty, or with an incomplete first line that the next generation's
+//!   first line starts with, is not recognised as copytruncated unless it shrank.
+//!
+//! A rotated-away file that stays quiet for [`ROTATED_GRACE`] is closed even if its writer
+//! writes to it later.
 
 mod fingerprint;
 mod reader;
@@ -130,8 +131,9 @@ impl FileTail {
     /// If the file at the path is still the one checkpointed (same device, inode and
     /// fingerprint, and not shorter than the offset) reading continues at the offset. Otherwise it
     /// was rotated while we were not running: the rest of the old file is read from its rotated
-    /// name when one with the same fingerprint is found, then the file at the path from its
-    /// beginning.
+    /// name (found by inode, or else by fingerprint for a copy), then the file at the path from
+    /// its beginning. Files rotated away but still being drained when the checkpoint was taken
+    /// are not part of it.
     pub fn open_at(path: &Path, checkpoint: &Checkpoint) -> io::Result<FileTail> {
         let mut tail = FileTail::deferred(path, StartAt::Beginning);
         let pos = &checkpoint.position;
