@@ -1,6 +1,6 @@
 //! Log sources.
 //!
-//! - [`file`]: following log files across rename and copytruncate rotation, woken by inotify
+//! - [`file`](mod@file): following log files across rename and copytruncate rotation, woken by inotify
 //!   with polling as a safety net; [`file::watch`] runs one thread for all followed files and
 //!   sends [`file::LineBatch`]es.
 

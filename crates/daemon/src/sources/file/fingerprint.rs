@@ -24,7 +24,7 @@ pub struct Fingerprint {
 }
 
 impl Fingerprint {
-    /// The fingerprint of `head` (as returned by [`read_head`]).
+    /// The fingerprint of `head`: the first bytes of a file up to and including its first `\n`.
     pub fn of(head: &[u8]) -> Fingerprint {
         Fingerprint {
             len: head.len() as u32,
