@@ -2,7 +2,7 @@
 //! sendmail-whois, in a server namespace attacked from a second namespace over a veth pair.
 
 use crate::support::netns::{link, require_root_and_tools, Netns};
-use crate::support::{haproxy_nosrv_line, wait_for, Daemon, Workspace};
+use crate::support::{fail2ban_root, haproxy_nosrv_line, wait_for, Daemon, Workspace};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -193,5 +193,64 @@ fn tutorial_haproxy_jail_bans_through_iptables_and_mails() {
     assert!(
         !rules.contains("f2b-haproxy-noserv"),
         "chain left behind:\n{rules}\n{log_text}"
+    );
+}
+
+/// The same story on Debian's own `/etc/fail2ban` tree, unchanged, with the tutorial's two files
+/// dropped in: Fail2Ban's `iptables-allports` (through its `iptables.conf`) does the banning.
+/// Debian's `sendmail-whois` calls `/usr/sbin/sendmail`, which does not exist here: that action
+/// fails, and the ban must happen all the same.
+#[test]
+fn tutorial_files_in_debians_fail2ban_tree() {
+    let Some(root) = fail2ban_root() else {
+        eprintln!(
+            "skipped: WARDEN_F2B_ROOT is not set (scripts/test sets it via scripts/fetch-fail2ban)"
+        );
+        return;
+    };
+    require_root_and_tools();
+    let server = Netns::new("dsrv");
+    let attacker = Netns::new("datt");
+    link(&server, &["192.0.2.1/24"], &attacker, &["192.0.2.66/24"]);
+    server.tcp_service(SocketAddr::new(ip("0.0.0.0"), 8080));
+    let target = SocketAddr::new(ip(SERVER), 8080);
+    assert!(attacker.can_connect(ip(ATTACKER), target));
+
+    let ws = Workspace::with_tree(&root.join("etc/fail2ban"));
+    ws.write("haproxy.log", "");
+    ws.write(
+        "config/jail.d/haproxy.conf",
+        &tutorial_jail(&ws.path("haproxy.log").display().to_string(), 600),
+    );
+    ws.write("config/filter.d/haproxy-noserv.conf", TUTORIAL_FILTER_FIXED);
+    let daemon = Daemon::start(&ws, Some(&server.name));
+    // Debian enables sshd in jail.d/defaults-debian.conf; both jails run.
+    assert_eq!(
+        daemon.ok(&["status"]),
+        "Status\n|- Number of jail:\t2\n`- Jail list:\thaproxy-noserv, sshd\n"
+    );
+
+    ws.append(
+        "haproxy.log",
+        &(0..4)
+            .map(|i| haproxy_nosrv_line(ATTACKER, 43000 + i))
+            .collect::<Vec<_>>(),
+    );
+    wait_for(
+        "the ban rule from Fail2Ban's own action",
+        Duration::from_secs(10),
+        || chain_rules(&server).contains("-s 192.0.2.66/32 -j REJECT"),
+    );
+    assert!(!attacker.can_connect(ip(ATTACKER), target));
+    assert_eq!(
+        daemon.jail_status("haproxy-noserv").banned,
+        vec![ATTACKER.to_string()]
+    );
+
+    let log = daemon.stop();
+    let rules = server.exec(&["iptables", "-w", "-S"]);
+    assert!(
+        !rules.contains("f2b-haproxy-noserv"),
+        "chain left behind:\n{rules}\n{log}"
     );
 }

@@ -13,6 +13,11 @@ pub fn warden_bin() -> &'static str {
     env!("CARGO_BIN_EXE_warden")
 }
 
+/// Debian's fail2ban package extracted by `scripts/fetch-fail2ban` (`$WARDEN_F2B_ROOT`), if any.
+pub fn fail2ban_root() -> Option<PathBuf> {
+    std::env::var_os("WARDEN_F2B_ROOT").map(PathBuf::from)
+}
+
 /// The default configuration tree shipped in the repository.
 pub fn repo_config() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config")
@@ -53,17 +58,22 @@ impl Workspace {
     /// A copy of the shipped configuration tree, with the default `sshd` jail switched off so
     /// that only the jails a test writes run.
     pub fn with_default_config() -> Workspace {
+        let ws = Workspace::with_tree(&repo_config());
+        ws.write("config/jail.d/00-tests.local", "[sshd]\nenabled = false\n");
+        ws
+    }
+
+    /// A copy of the configuration tree at `tree`, unchanged.
+    pub fn with_tree(tree: &Path) -> Workspace {
         let dir = tempfile::Builder::new()
             .prefix("warden-e2e-")
             .tempdir()
             .unwrap();
-        copy_tree(&repo_config(), &dir.path().join("config"));
+        copy_tree(tree, &dir.path().join("config"));
         std::fs::create_dir_all(dir.path().join("bin")).unwrap();
         std::fs::create_dir_all(dir.path().join("mail")).unwrap();
         std::fs::create_dir_all(dir.path().join("config/jail.d")).unwrap();
-        let ws = Workspace { dir };
-        ws.write("config/jail.d/00-tests.local", "[sshd]\nenabled = false\n");
-        ws
+        Workspace { dir }
     }
 
     /// Absolute path of `rel` inside the workspace.
