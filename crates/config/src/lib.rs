@@ -48,9 +48,11 @@ mod jail;
 mod optlist;
 mod overlay;
 mod server;
+mod standalone;
 mod tags;
 
 pub use action::is_dynamic_tag;
+pub use standalone::load_filter;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
