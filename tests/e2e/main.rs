@@ -5,5 +5,7 @@ mod support;
 
 mod broken_config;
 mod client;
+mod regex_cmd;
 mod rotation;
+mod sample_suite;
 mod tutorial;

@@ -6,7 +6,9 @@
 
 mod client;
 mod logging;
+mod regex_cmd;
 mod server;
+mod test_filter;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -77,6 +79,10 @@ enum Command {
     Stop,
     /// Validate the configuration: every error with its file, line and key.
     Check,
+    /// Test a filter or regex against a log file or line (like fail2ban-regex).
+    Regex(regex_cmd::Args),
+    /// Run annotated sample logs (`# failJSON:`) against filters and report disagreements.
+    TestFilter(test_filter::Args),
 }
 
 fn main() {
@@ -106,6 +112,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             server::run(cli.config, cli.socket, cli.pidfile, foreground)
         }
         Command::Check => Ok(server::check(&cli.config)),
+        Command::Regex(args) => regex_cmd::run(&cli.config, args),
+        Command::TestFilter(args) => test_filter::run(&cli.config, args),
         Command::Status { jail, json } => client::status(&conn, jail, json),
         Command::Ping => client::ping(&conn),
         Command::Set { jail, what, ips } => client::set(&conn, &jail, &what, ips),

@@ -1,0 +1,1 @@
+//! `warden regex` against `fail2ban-regex`.

@@ -1,0 +1,1 @@
+//! Fail2Ban's sample-log suite through `warden test-filter`.
