@@ -90,7 +90,7 @@ pub fn dynamic_tag(tag: &str, ticket: Option<&Ticket>, jail: &str) -> Option<Tag
         "ip-rev" => data(ip_rev(&t.ip)),
         "fid" => data(
             t.fields
-                .get("id")
+                .get("fid")
                 .cloned()
                 .unwrap_or_else(|| t.ip.to_string()),
         ),

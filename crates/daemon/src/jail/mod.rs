@@ -57,6 +57,7 @@ pub struct Jail {
     state: Mutex<JailState>,
     actions: Vec<ActionRunner>,
     expiry: ExpiryTimer,
+    dns: Mutex<HashMap<String, (Vec<IpAddr>, std::time::Instant)>>,
 }
 
 /// Build the filter specification of a jail.
@@ -135,6 +136,7 @@ impl Jail {
             }),
             actions,
             expiry,
+            dns: Mutex::new(HashMap::new()),
             config,
         });
         events::jail_started(&jail.name);
@@ -171,18 +173,53 @@ impl Jail {
         tx
     }
 
-    /// Count a failure found by the filter, banning when `maxretry` is reached.
+    /// Count a failure found by the filter, banning when `maxretry` is reached. A host name is
+    /// resolved (`usedns = yes|warn`) and every address it has is counted, as Fail2Ban does.
     pub fn on_failure(&self, failure: Failure, now: f64) {
-        let ip = match &failure.host {
-            Host::Ip(ip) => canonical(*ip),
+        let ips = match &failure.host {
+            Host::Ip(ip) => vec![canonical(*ip)],
             Host::Name(name) => match name.parse::<IpAddr>() {
-                Ok(ip) => canonical(ip),
-                Err(_) => {
-                    tracing::warn!(jail = %self.name, host = %name, "[{}] host name {name} not resolved: only addresses are banned", self.name);
-                    return;
-                }
+                Ok(ip) => vec![canonical(ip)],
+                Err(_) => self.resolve(name),
             },
         };
+        for ip in ips {
+            self.count_failure(ip, &failure, now);
+        }
+    }
+
+    /// Addresses of `name` per `usedns`, cached for five minutes.
+    fn resolve(&self, name: &str) -> Vec<IpAddr> {
+        let mode = self.config.usedns.trim().to_ascii_lowercase();
+        if !matches!(mode.as_str(), "yes" | "true" | "1" | "warn") {
+            tracing::info!(jail = %self.name, host = %name, "[{}] host name {name} not banned (usedns = {mode})", self.name);
+            return Vec::new();
+        }
+        let mut cache = self.dns.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh = std::time::Duration::from_secs(300);
+        if let Some((ips, at)) = cache.get(name) {
+            if at.elapsed() < fresh {
+                return ips.clone();
+            }
+        }
+        use std::net::ToSocketAddrs;
+        let mut ips: Vec<IpAddr> = (name, 0)
+            .to_socket_addrs()
+            .map(|it| it.map(|a| canonical(a.ip())).collect())
+            .unwrap_or_default();
+        ips.sort();
+        ips.dedup();
+        if mode == "warn" {
+            tracing::warn!(jail = %self.name, host = %name, "[{}] Determined IP using DNS Lookup: {name} = {ips:?}", self.name);
+        }
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(name.to_string(), (ips.clone(), std::time::Instant::now()));
+        ips
+    }
+
+    fn count_failure(&self, ip: IpAddr, failure: &Failure, now: f64) {
         if failure.time < now - self.config.findtime as f64 {
             tracing::debug!(jail = %self.name, %ip, "line older than findtime ignored");
             return;
@@ -198,8 +235,11 @@ impl Jail {
             if st.bans.contains_key(&ip) {
                 None
             } else {
-                st.tracker
-                    .add(ip, failure.time, &failure.lines, &failure.fields)
+                let mut fields = failure.fields.clone();
+                if let Some(fid) = &failure.fid {
+                    fields.insert("fid".into(), fid.clone());
+                }
+                st.tracker.add(ip, failure.time, &failure.lines, &fields)
             }
         };
         if let Some(o) = offence {
