@@ -5,6 +5,7 @@
 //! with an error or could not be reached, 1 for a configuration that does not check.
 
 mod client;
+mod dump;
 mod logging;
 mod regex_cmd;
 mod server;
@@ -78,7 +79,14 @@ enum Command {
     /// Stop the server.
     Stop,
     /// Validate the configuration: every error with its file, line and key.
-    Check,
+    Check {
+        /// Print the fully resolved configuration.
+        #[arg(long)]
+        dump: bool,
+        /// With --dump: print JSON.
+        #[arg(long, requires = "dump")]
+        json: bool,
+    },
     /// Test a filter or regex against a log file or line (like fail2ban-regex).
     Regex(regex_cmd::Args),
     /// Run annotated sample logs (`# failJSON:`) against filters and report disagreements.
@@ -111,7 +119,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Server { foreground } => {
             server::run(cli.config, cli.socket, cli.pidfile, foreground)
         }
-        Command::Check => Ok(server::check(&cli.config)),
+        Command::Check { dump, json } => Ok(server::check(&cli.config, dump, json)),
         Command::Regex(args) => regex_cmd::run(&cli.config, args),
         Command::TestFilter(args) => test_filter::run(&cli.config, args),
         Command::Status { jail, json } => client::status(&conn, jail, json),

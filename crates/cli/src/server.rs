@@ -5,12 +5,17 @@ use std::os::fd::FromRawFd;
 use std::path::{Path, PathBuf};
 use warden_daemon::server::{ServerOptions, StartError};
 
-/// `warden check`: 0 when valid, 1 with every error listed otherwise.
-pub fn check(dir: &Path) -> i32 {
+/// `warden check`: 0 when valid, 1 with every error listed otherwise. With `dump`, the resolved
+/// configuration is printed (as JSON with `json`).
+pub fn check(dir: &Path, dump: bool, json: bool) -> i32 {
     match warden_daemon::check::check(dir) {
         Ok(c) => {
             for w in &c.warnings {
                 eprintln!("WARNING  {w}");
+            }
+            if dump {
+                crate::dump::print(&c.config, json);
+                return 0;
             }
             let names: Vec<&str> = c.config.jails.iter().map(|j| j.name.as_str()).collect();
             println!(
