@@ -130,8 +130,12 @@ pub fn script(
 }
 
 enum Job {
-    Start(&'static str),
+    Start,
     Ban(Arc<Ticket>),
+    /// The ban of an address already banned was lengthened.
+    Prolong(Arc<Ticket>),
+    /// Apply a ban again (after a repair, or to a restarted action).
+    Reban(Arc<Ticket>),
     Unban(Arc<Ticket>),
     /// Remove all bans (flush or unban each) and stop every started family.
     Stop {
@@ -166,14 +170,25 @@ impl ActionRunner {
         &self.name
     }
 
-    /// Run `actionstart` for IPv4 (IPv6 starts when its first ban comes).
+    /// The jail starts: run `actionstart` now, unless the action starts on demand (see
+    /// [`starts_on_demand`]), in which case each family starts with its first ban.
     pub fn start(&self) {
-        let _ = self.tx.send(Job::Start("inet4"));
+        let _ = self.tx.send(Job::Start);
     }
 
     /// Queue a ban.
     pub fn ban(&self, t: Arc<Ticket>) {
         let _ = self.tx.send(Job::Ban(t));
+    }
+
+    /// Queue a prolongation (`actionprolong`, when the action has one).
+    pub fn prolong(&self, t: Arc<Ticket>) {
+        let _ = self.tx.send(Job::Prolong(t));
+    }
+
+    /// Queue a re-ban (`actionreban`, else `actionban`).
+    pub fn reban(&self, t: Arc<Ticket>) {
+        let _ = self.tx.send(Job::Reban(t));
     }
 
     /// Queue an unban.
@@ -190,6 +205,16 @@ impl ActionRunner {
     }
 }
 
+/// Does `action` start per family at its first ban instead of when the jail starts?
+/// Fail2Ban's rule: `actionstart_on_demand` if set, else yes exactly when the action has
+/// family-conditional options (`[Init?family=inet6]`), since its start depends on the family.
+pub fn starts_on_demand(action: &ActionConfig) -> bool {
+    match action.properties.get("actionstart_on_demand") {
+        Some(v) => is_true(v),
+        None => !action.family_properties.is_empty(),
+    }
+}
+
 struct Worker {
     jail: String,
     config: ActionConfig,
@@ -200,14 +225,32 @@ impl Worker {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Job>) {
         while let Some(job) = rx.recv().await {
             match job {
-                Job::Start(fam) => self.ensure_started(fam).await,
-                Job::Ban(t) => self.ban(&t).await,
-                Job::Unban(t) => {
-                    let fam = family(&t.ip);
-                    if self.started.contains(fam) {
-                        self.exec("actionunban", fam, Some(&t)).await;
+                Job::Start => {
+                    if !starts_on_demand(&self.config) {
+                        self.ensure_started("inet4").await;
                     }
                 }
+                Job::Ban(t) => {
+                    if !self.skips_restored(&t) {
+                        self.apply(&t, "actionban").await;
+                    }
+                }
+                Job::Reban(t) => {
+                    if !self.skips_restored(&t) {
+                        let method = if self.has("actionreban") {
+                            "actionreban"
+                        } else {
+                            "actionban"
+                        };
+                        self.apply(&t, method).await;
+                    }
+                }
+                Job::Prolong(t) => {
+                    if self.has("actionprolong") {
+                        self.apply(&t, "actionprolong").await;
+                    }
+                }
+                Job::Unban(t) => self.unban(&t).await,
                 Job::Stop { banned, done } => {
                     self.stop(&banned).await;
                     let _ = done.send(());
@@ -215,6 +258,23 @@ impl Worker {
                 }
             }
         }
+    }
+
+    fn has(&self, method: &str) -> bool {
+        self.config
+            .properties
+            .get(method)
+            .is_some_and(|v| !v.trim().is_empty())
+    }
+
+    /// Actions with `norestored = 1` (mails, reports) skip bans restored at start-up.
+    fn skips_restored(&self, t: &Ticket) -> bool {
+        t.restored
+            && self
+                .config
+                .properties
+                .get("norestored")
+                .is_some_and(|v| is_true(v))
     }
 
     fn timeout(&self) -> Duration {
@@ -242,48 +302,58 @@ impl Worker {
         if self.started.contains(fam) {
             return;
         }
-        // Marked started even if the command failed: Fail2Ban does the same, and actioncheck /
-        // actionrepair on the next ban get a chance to fix it.
+        // Marked started even if the command failed: Fail2Ban does the same, and the invariant
+        // check on the next failing ban gets a chance to repair it.
         self.exec("actionstart", fam, None).await;
         self.started.insert(fam);
     }
 
-    async fn ban(&mut self, t: &Ticket) {
-        if t.restored
-            && self
-                .config
-                .properties
-                .get("norestored")
-                .is_some_and(|v| is_true(v))
-        {
-            return;
-        }
+    /// Run `method` for `t`; if it fails, check the action's invariant (`actioncheck`), repair
+    /// it (`actionrepair`, else stop + start) when broken, and retry once — Fail2Ban's rules.
+    async fn apply(&mut self, t: &Ticket, method: &str) -> bool {
         let fam = family(&t.ip);
         self.ensure_started(fam).await;
-        if self.exec("actionban", fam, Some(t)).await {
+        if self.exec(method, fam, Some(t)).await {
+            return true;
+        }
+        if self.has("actioncheck") && !self.exec("actioncheck", fam, None).await {
+            self.repair(fam).await;
+            return self.exec(method, fam, Some(t)).await;
+        }
+        false
+    }
+
+    async fn repair(&mut self, fam: &'static str) {
+        if self.has("actionrepair") {
+            self.exec("actionrepair", fam, None).await;
+        } else {
+            self.exec("actionstop", fam, None).await;
+            self.exec("actionstart", fam, None).await;
+        }
+    }
+
+    async fn unban(&mut self, t: &Ticket) {
+        let fam = family(&t.ip);
+        if !self.started.contains(fam) {
             return;
         }
-        // Fail2Ban's invariant check: if actioncheck fails, repair (or restart) and retry once.
-        if self.config.properties.contains_key("actioncheck")
-            && !self.exec("actioncheck", fam, None).await
+        if self.exec("actionunban", fam, Some(t)).await {
+            return;
+        }
+        let repair_on_unban = self
+            .config
+            .properties
+            .get("actionrepair_on_unban")
+            .is_some_and(|v| is_true(v));
+        if repair_on_unban && self.has("actioncheck") && !self.exec("actioncheck", fam, None).await
         {
-            if self.config.properties.contains_key("actionrepair") {
-                self.exec("actionrepair", fam, None).await;
-            } else {
-                self.exec("actionstop", fam, None).await;
-                self.exec("actionstart", fam, None).await;
-            }
-            self.exec("actionban", fam, Some(t)).await;
+            self.repair(fam).await;
         }
     }
 
     async fn stop(&mut self, banned: &[Arc<Ticket>]) {
         let families: Vec<&'static str> = self.started.iter().copied().collect();
-        let has_flush = self
-            .config
-            .properties
-            .get("actionflush")
-            .is_some_and(|v| !v.trim().is_empty());
+        let has_flush = self.has("actionflush");
         for fam in &families {
             if has_flush {
                 self.exec("actionflush", fam, None).await;
@@ -303,4 +373,172 @@ fn is_true(v: &str) -> bool {
         v.trim().to_ascii_lowercase().as_str(),
         "1" | "true" | "yes" | "on"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action(dir: &std::path::Path, props: &[(&str, &str)], inet6: bool) -> ActionConfig {
+        let log = dir.join("log");
+        let mut properties: BTreeMap<String, String> = props
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.replace("LOG", &log.display().to_string())))
+            .collect();
+        properties.insert("name".into(), "test".into());
+        let mut family_properties = BTreeMap::new();
+        if inet6 {
+            let mut v6 = BTreeMap::new();
+            v6.insert("fam".to_string(), "six".to_string());
+            family_properties.insert("inet6".to_string(), v6);
+        }
+        ActionConfig {
+            name: "rec".into(),
+            file: dir.join("rec.conf"),
+            properties,
+            family_properties,
+        }
+    }
+
+    fn ticket(ip: &str, restored: bool) -> Arc<Ticket> {
+        Arc::new(Ticket {
+            ip: ip.parse().unwrap(),
+            time: 0.0,
+            failures: 3,
+            matches: vec![],
+            fields: BTreeMap::new(),
+            bantime: 60,
+            bancount: 1,
+            restored,
+        })
+    }
+
+    async fn run_jobs(config: ActionConfig, jobs: impl FnOnce(&ActionRunner)) -> String {
+        let log = config.file.parent().unwrap().join("log");
+        let runner = ActionRunner::spawn("jail", config);
+        jobs(&runner);
+        runner.stop(vec![]).await;
+        std::fs::read_to_string(log).unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn plain_action_starts_with_the_jail_and_stops_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = action(
+            dir.path(),
+            &[
+                ("actionstart", "echo start >> LOG"),
+                ("actionban", "echo ban <ip> >> LOG"),
+                ("actionunban", "echo unban <ip> >> LOG"),
+                ("actionstop", "echo stop >> LOG"),
+            ],
+            false,
+        );
+        assert!(!starts_on_demand(&a));
+        let log = run_jobs(a, |r| {
+            r.start();
+            r.ban(ticket("192.0.2.1", false));
+            r.unban(ticket("192.0.2.1", false));
+        })
+        .await;
+        assert_eq!(log, "start\nban 192.0.2.1\nunban 192.0.2.1\nstop\n");
+    }
+
+    #[tokio::test]
+    async fn family_conditional_action_starts_each_family_on_demand() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = action(
+            dir.path(),
+            &[
+                ("fam", "four"),
+                ("actionstart", "echo start <fam> >> LOG"),
+                ("actionban", "echo ban <ip> >> LOG"),
+                ("actionstop", "echo stop <fam> >> LOG"),
+            ],
+            true,
+        );
+        assert!(starts_on_demand(&a));
+        let log = run_jobs(a, |r| {
+            r.start();
+            r.ban(ticket("2001:db8::1", false));
+        })
+        .await;
+        assert_eq!(log, "start six\nban 2001:db8::1\nstop six\n");
+    }
+
+    #[tokio::test]
+    async fn failed_ban_is_repaired_and_retried_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let flag = dir.path().join("ok");
+        let flag = flag.display().to_string();
+        let a = action(
+            dir.path(),
+            &[
+                (
+                    "actionban",
+                    &format!("echo try <ip> >> LOG; test -e {flag}"),
+                ),
+                ("actioncheck", &format!("echo check >> LOG; test -e {flag}")),
+                ("actionrepair", &format!("echo repair >> LOG; touch {flag}")),
+            ],
+            false,
+        );
+        let log = run_jobs(a, |r| r.ban(ticket("192.0.2.7", false))).await;
+        assert_eq!(log, "try 192.0.2.7\ncheck\nrepair\ntry 192.0.2.7\n");
+    }
+
+    #[tokio::test]
+    async fn restored_bans_skip_norestored_actions_and_reban_falls_back_to_ban() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = action(
+            dir.path(),
+            &[("actionban", "echo ban <ip> >> LOG"), ("norestored", "1")],
+            false,
+        );
+        let log = run_jobs(a, |r| {
+            r.ban(ticket("192.0.2.8", true));
+            r.reban(ticket("192.0.2.9", false));
+            r.prolong(ticket("192.0.2.9", false));
+        })
+        .await;
+        assert_eq!(log, "ban 192.0.2.9\n");
+    }
+
+    #[tokio::test]
+    async fn stop_flushes_when_it_can_and_unbans_each_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let a = action(
+            dir.path(),
+            &[
+                ("actionban", "true"),
+                ("actionunban", "echo unban <ip> >> LOG"),
+                ("actionstop", "echo stop >> LOG"),
+            ],
+            false,
+        );
+        let r = ActionRunner::spawn("jail", a);
+        r.ban(ticket("192.0.2.1", false));
+        r.stop(vec![ticket("192.0.2.1", false)]).await;
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            "unban 192.0.2.1\nstop\n"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let a = action(
+            dir.path(),
+            &[
+                ("actionban", "true"),
+                ("actionflush", "echo flush >> LOG"),
+                ("actionunban", "echo unban <ip> >> LOG"),
+                ("actionstop", "echo stop >> LOG"),
+            ],
+            false,
+        );
+        let r = ActionRunner::spawn("jail", a);
+        r.ban(ticket("192.0.2.1", false));
+        r.stop(vec![ticket("192.0.2.1", false)]).await;
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "flush\nstop\n");
+    }
 }
