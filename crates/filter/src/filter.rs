@@ -238,6 +238,26 @@ pub struct Filter {
     last_date: Option<f64>,
     last_date_text: String,
     mlfid_cache: MlfidCache<SplitLine>,
+    check_all_regex: bool,
+}
+
+/// What the failregexes made of one buffer.
+#[derive(Debug, Default)]
+struct Found {
+    failures: Vec<Failure>,
+    ignored: bool,
+    nofail_matches: Vec<usize>,
+}
+
+impl Found {
+    fn into_result(self, time: Option<f64>) -> LineResult {
+        LineResult {
+            time,
+            failures: self.failures,
+            ignored: self.ignored,
+            nofail_matches: self.nofail_matches,
+        }
+    }
 }
 
 impl Filter {
@@ -333,7 +353,16 @@ impl Filter {
             last_date: None,
             last_date_text: String::new(),
             mlfid_cache: MlfidCache::default(),
+            check_all_regex: false,
         })
+    }
+
+    /// Try every failregex on each line instead of stopping at the first match (Fail2Ban's
+    /// `checkAllRegex`, which its sample-log tests use): every match is reported, in
+    /// [`LineResult::failures`] or [`LineResult::nofail_matches`], so that a line two regexes
+    /// match can be found. The buffer of a single-line filter is kept for all of them.
+    pub fn set_check_all_regex(&mut self, on: bool) {
+        self.check_all_regex = on;
     }
 
     /// The compiled `prefregex`.
@@ -362,12 +391,8 @@ impl Filter {
         let Some((split, date, line_time)) = self.split_date(line, now) else {
             return LineResult::default();
         };
-        let (failures, ignored) = self.find_failures(split, date.unwrap_or(now), now);
-        LineResult {
-            time: line_time,
-            failures,
-            ignored,
-        }
+        let found = self.find_failures(split, date.unwrap_or(now), now);
+        found.into_result(line_time)
     }
 
     /// Process one entry whose time the source already knows (the systemd journal): no date
@@ -381,12 +406,8 @@ impl Filter {
             after: line.to_string(),
             original: line.to_string(),
         };
-        let (failures, ignored) = self.find_failures(split, time, now);
-        LineResult {
-            time: Some(time),
-            failures,
-            ignored,
-        }
+        let found = self.find_failures(split, time, now);
+        found.into_result(Some(time))
     }
 
     /// Find and cut out the date. Returns the split line, the time to use for a failure
@@ -448,7 +469,12 @@ impl Filter {
 
     /// Does an ignoreregex match? With `maxlines > 1` and a failregex match, only the lines
     /// that match covered are searched, and those leave the buffer.
-    fn ignore_line(&mut self, buf: &str, matched: Option<(&[SplitLine], &[SplitLine])>) -> bool {
+    fn ignore_line(
+        &mut self,
+        buf: &str,
+        matched: Option<(&[SplitLine], &[SplitLine])>,
+        consume: bool,
+    ) -> bool {
         let text;
         let buf = match matched {
             Some((m, _)) if self.maxlines > 1 => {
@@ -458,7 +484,7 @@ impl Filter {
             _ => buf,
         };
         if self.ignoreregex.iter().any(|r| r.search(buf).is_some()) {
-            if let Some((_, unmatched)) = matched {
+            if let Some((_, unmatched)) = matched.filter(|_| consume) {
                 self.buffer = unmatched.to_vec();
             }
             return true;
@@ -466,8 +492,8 @@ impl Filter {
         false
     }
 
-    fn find_failures(&mut self, split: SplitLine, date: f64, now: f64) -> (Vec<Failure>, bool) {
-        let mut failures = Vec::new();
+    fn find_failures(&mut self, split: SplitLine, date: f64, now: f64) -> Found {
+        let mut found = Found::default();
         let org: Vec<SplitLine> = if self.maxlines > 1 {
             self.buffer.push(split);
             let excess = self.buffer.len().saturating_sub(self.maxlines);
@@ -481,9 +507,10 @@ impl Filter {
 
         if !self.ignoreregex.is_empty()
             && self.ignoreregex.len() + 2 < self.failregex.len()
-            && self.ignore_line(&buf, None)
+            && self.ignore_line(&buf, None, false)
         {
-            return (failures, true);
+            found.ignored = true;
+            return found;
         }
 
         let mut pre_groups: Vec<(String, Option<String>)> = Vec::new();
@@ -491,7 +518,7 @@ impl Filter {
         if let Some(pref) = &self.prefregex {
             let text = current.as_deref().unwrap_or_default();
             let Some(caps) = pref.search(text) else {
-                return (failures, false);
+                return found;
             };
             pre_groups = pref.group_dict(text, &caps);
             let content = pre_groups
@@ -509,6 +536,9 @@ impl Filter {
             }
         }
 
+        let check_all = self.check_all_regex;
+        // Fail2Ban keeps the buffer while trying every regex of a single-line filter.
+        let consume = !check_all || self.maxlines > 1;
         for index in 0..self.failregex.len() {
             let text = current.take().unwrap_or_else(|| buffer_text(&self.buffer));
             let regex = &self.failregex[index];
@@ -518,20 +548,34 @@ impl Filter {
             };
             let groups = regex.group_dict(&text, &caps);
             let (matched, unmatched) = split_matched(regex, &text, &caps, &org);
-            if !self.ignoreregex.is_empty() && self.ignore_line(&text, Some((&matched, &unmatched)))
+            if !self.ignoreregex.is_empty()
+                && self.ignore_line(&text, Some((&matched, &unmatched)), consume)
             {
-                return (failures, true);
+                found.ignored = true;
+                if check_all {
+                    continue;
+                }
+                return found;
             }
-            self.buffer = unmatched;
+            if consume {
+                self.buffer = unmatched;
+            } else {
+                current = Some(text);
+            }
             // Failregex groups override prefregex groups of the same name, even when empty.
             let mut merged: BTreeMap<String, Option<String>> = pre_groups.iter().cloned().collect();
             merged.extend(groups);
             let mut fail = FailData::from_groups(merged);
             let mlfid = fail.get("mlfid");
+            let mut nofail = false;
             if let Some(id) = &mlfid {
                 fail = self.mlfid_cache.merge(id, fail, &matched, now);
                 if fail.truthy("nofail") {
-                    break;
+                    nofail = true;
+                    if !check_all {
+                        found.nofail_matches.push(index);
+                        break;
+                    }
                 }
             } else {
                 fail.matches = Some(matched);
@@ -544,11 +588,22 @@ impl Filter {
                 if let Some(id) = &mlfid {
                     self.mlfid_cache.mark_pending(id);
                 }
+                found.nofail_matches.push(index);
+                if check_all {
+                    continue;
+                }
                 break;
             }
             let Some(host) = self.host_of(&|k| fail.get(k)) else {
+                if check_all {
+                    continue;
+                }
                 break;
             };
+            if nofail {
+                found.nofail_matches.push(index);
+                continue;
+            }
             let fields = fail
                 .groups
                 .iter()
@@ -561,17 +616,20 @@ impl Filter {
                 .into_iter()
                 .map(|l| l.original)
                 .collect();
-            failures.push(Failure {
+            found.failures.push(Failure {
                 host,
                 time: date,
                 fid: fail.groups.get("fid").cloned().flatten(),
                 fields,
                 lines,
                 regex_index: index,
+                users: fail.users.unwrap_or_default(),
             });
-            break;
+            if !check_all {
+                break;
+            }
         }
-        (failures, false)
+        found
     }
 
     /// The failure's host, as Fail2Ban picks its ticket id.
@@ -732,6 +790,37 @@ mod tests {
         let r = f.process_line("a 192.0.2.9 trusted", 0.0);
         assert!(r.failures.is_empty());
         assert!(r.ignored);
+    }
+
+    #[test]
+    fn check_all_regex_reports_every_match() {
+        let mut f = filter(&[r"^a <HOST>", r"^a (?P<ip4>\S+)"]);
+        assert_eq!(f.process_line("a 192.0.2.9", 0.0).failures.len(), 1);
+        f.set_check_all_regex(true);
+        let r = f.process_line("a 192.0.2.9", 0.0);
+        let hit: Vec<usize> = r.failures.iter().map(|f| f.regex_index).collect();
+        assert_eq!(hit, vec![0, 1]);
+    }
+
+    #[test]
+    fn nofail_steps_and_users_of_a_connection() {
+        let mut f = filter(&[
+            r"^\[<F-MLFID>\d+</F-MLFID>\] <F-NOFAIL>connect</F-NOFAIL> from <HOST>$",
+            r"^\[<F-MLFID>\d+</F-MLFID>\] failed user <F-USER>\S+</F-USER>$",
+        ]);
+        let r = f.process_line("[1] connect from 192.0.2.1", 0.0);
+        assert!(r.failures.is_empty());
+        assert_eq!(r.nofail_matches, vec![0]);
+        let r = f.process_line("[1] failed user bob", 0.0);
+        assert_eq!(r.failures[0].host, Host::Ip("192.0.2.1".parse().unwrap()));
+        assert_eq!(
+            r.failures[0].lines.len(),
+            2,
+            "the connect line joins the failure"
+        );
+        let r = f.process_line("[1] failed user alice", 0.0);
+        let users: Vec<&str> = r.failures[0].users.iter().map(String::as_str).collect();
+        assert_eq!(users, vec!["alice", "bob"]);
     }
 
     #[test]

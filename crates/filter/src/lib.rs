@@ -26,7 +26,7 @@ pub mod matcher;
 mod multiline;
 pub mod tags;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 pub use filter::{CompiledRegex, Filter};
@@ -119,6 +119,8 @@ pub struct Failure {
     pub lines: Vec<String>,
     /// Index of the failregex that matched.
     pub regex_index: usize,
+    /// Every `user` seen for the failure's `<F-MLFID>` connection (empty without one).
+    pub users: BTreeSet<String>,
 }
 
 /// What one line produced.
@@ -130,6 +132,10 @@ pub struct LineResult {
     pub failures: Vec<Failure>,
     /// The line matched an ignoreregex.
     pub ignored: bool,
+    /// Indexes of failregexes that matched without producing a failure: an `<F-NOFAIL>`
+    /// step, or a multi-line failure still waiting for its host. Without
+    /// [`Filter::set_check_all_regex`] at most the first such match is listed.
+    pub nofail_matches: Vec<usize>,
 }
 
 /// A likely mistake in a regex, with a suggestion.
