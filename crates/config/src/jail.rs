@@ -61,6 +61,8 @@ const COMMON_VARIABLES: &[&str] = &[
     "name",
     "blocktype",
     "known/failregex",
+    // Warden's own: cap on failing addresses tracked per jail (read by the daemon).
+    "maxtracked",
 ];
 
 /// Fail2Ban's `_as_bool`.

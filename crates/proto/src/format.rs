@@ -13,13 +13,20 @@ pub fn server_status(s: &ServerStatus) -> String {
     )
 }
 
-/// `status JAIL`.
+/// `status JAIL`. A line about evicted addresses appears only when there were any, so the
+/// output stays byte-identical to Fail2Ban's otherwise.
 pub fn jail_status(s: &JailStatus) -> String {
+    let evicted = if s.evicted > 0 {
+        format!("|  |- Evicted (maxtracked):\t{}\n", s.evicted)
+    } else {
+        String::new()
+    };
     format!(
         "Status for the jail: {}\n\
          |- Filter\n\
          |  |- Currently failed:\t{}\n\
          |  |- Total failed:\t{}\n\
+         {}\
          |  `- File list:\t{}\n\
          `- Actions\n   \
          |- Currently banned:\t{}\n   \
@@ -28,6 +35,7 @@ pub fn jail_status(s: &JailStatus) -> String {
         s.name,
         s.currently_failed,
         s.total_failed,
+        evicted,
         s.file_list.join(" "),
         s.currently_banned,
         s.total_banned,
@@ -65,10 +73,29 @@ mod tests {
                 "192.0.2.2".into(),
                 "198.51.100.7".into(),
             ],
+            evicted: 0,
         };
         // Recorded from fail2ban-server 1.0.2 (fail2ban-semantics.md §4).
         let expected = "Status for the jail: sshd\n|- Filter\n|  |- Currently failed:\t1\n|  |- Total failed:\t3\n|  `- File list:\t/var/log/auth.log\n`- Actions\n   |- Currently banned:\t3\n   |- Total banned:\t3\n   `- Banned IP list:\t192.0.2.1 192.0.2.2 198.51.100.7\n";
         assert_eq!(jail_status(&s), expected);
+    }
+
+    #[test]
+    fn evictions_add_one_line_only_when_there_were_some() {
+        let mut s = JailStatus {
+            name: "sshd".into(),
+            currently_failed: 2,
+            total_failed: 9,
+            file_list: vec!["/var/log/auth.log".into()],
+            currently_banned: 0,
+            total_banned: 0,
+            banned: vec![],
+            evicted: 0,
+        };
+        assert!(!jail_status(&s).contains("Evicted"));
+        s.evicted = 7;
+        assert!(jail_status(&s)
+            .contains("|  |- Total failed:\t9\n|  |- Evicted (maxtracked):\t7\n|  `- File list:"));
     }
 
     #[test]

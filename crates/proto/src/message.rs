@@ -85,6 +85,9 @@ pub struct JailStatus {
     pub total_banned: u64,
     /// Addresses banned now, in ban order.
     pub banned: Vec<String>,
+    /// Failing addresses forgotten because the jail tracked its maximum (`maxtracked`).
+    #[serde(default)]
+    pub evicted: u64,
 }
 
 /// Addresses banned in one jail.

@@ -88,6 +88,35 @@ pub fn filter_spec(config: &JailConfig) -> FilterSpec {
     }
 }
 
+/// Default cap on addresses tracked per jail (`maxtracked`).
+pub const DEFAULT_MAX_TRACKED: usize = 100_000;
+
+/// The jail's `maxtracked` (Warden's own option): how many failing addresses are counted at
+/// once before the longest-idle one is forgotten.
+pub fn tracking_cap(config: &JailConfig) -> usize {
+    config
+        .options
+        .get("maxtracked")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(DEFAULT_MAX_TRACKED)
+}
+
+/// Matched lines are only worth keeping when some action shows them (`<matches>`,
+/// `<ipmatches>`, `<ipjailmatches>`); otherwise none are kept, whatever `maxmatches` says.
+pub fn kept_matches(config: &JailConfig) -> u32 {
+    let used = config.actions.iter().any(|a| {
+        a.properties
+            .values()
+            .chain(a.family_properties.values().flat_map(|m| m.values()))
+            .any(|v| v.contains("matches>"))
+    });
+    if used {
+        config.maxmatches
+    } else {
+        0
+    }
+}
+
 /// Expand `logpath` globs; a pattern matching nothing is followed literally (it may appear).
 pub fn expand_logpaths(patterns: &[String]) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -127,7 +156,12 @@ impl Jail {
             files: expand_logpaths(&config.logpath),
             ignore: IgnoreList::new(&config.ignoreip, config.ignoreself),
             state: Mutex::new(JailState {
-                tracker: FailureTracker::new(config.findtime, config.maxretry, config.maxmatches),
+                tracker: FailureTracker::new(
+                    config.findtime,
+                    config.maxretry,
+                    kept_matches(&config),
+                )
+                .with_cap(tracking_cap(&config)),
                 total_failed: 0,
                 banned: Vec::new(),
                 bans: HashMap::new(),
@@ -360,6 +394,7 @@ impl Jail {
             total_failed: st.total_failed,
             file_list: self.files.iter().map(|p| p.display().to_string()).collect(),
             currently_banned: st.bans.len() as u64,
+            evicted: st.tracker.evicted(),
             total_banned: st.total_banned,
             banned: st.banned.iter().map(|ip| ip.to_string()).collect(),
         }

@@ -1,4 +1,9 @@
 //! Counting failures per address: `maxretry` failures within `findtime` seconds means a ban.
+//!
+//! Memory is the thing to watch here: an attack from many addresses creates one entry each.
+//! Entries are kept small (failure times as whole seconds, matched lines only when an action
+//! uses them, captured fields boxed and usually absent), and a cap on tracked addresses evicts
+//! the longest-idle address first, counted so that `status` can show it.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::IpAddr;
@@ -20,30 +25,53 @@ pub struct Offence {
 
 #[derive(Debug, Default)]
 struct Entry {
-    /// Failure times inside the window, oldest first (never more than `maxretry`).
-    times: VecDeque<f64>,
-    matches: VecDeque<String>,
-    fields: BTreeMap<String, String>,
+    /// Failure times inside the window, oldest first (never more than `maxretry`), in
+    /// milliseconds since the epoch.
+    times: VecDeque<i64>,
+    matches: Vec<Box<str>>,
+    fields: Option<Box<BTreeMap<String, String>>>,
+    /// Position of this entry's latest activity in the eviction queue.
+    seq: u64,
 }
 
 /// Sliding-window failure counter, one entry per address.
 #[derive(Debug)]
 pub struct FailureTracker {
-    findtime: f64,
+    findtime_ms: i64,
     maxretry: u32,
     maxmatches: usize,
+    cap: usize,
     entries: HashMap<IpAddr, Entry>,
+    /// (address, seq) in order of activity; stale pairs (seq no longer current) are skipped.
+    activity: VecDeque<(IpAddr, u64)>,
+    next_seq: u64,
+    evicted: u64,
+}
+
+fn ms(t: f64) -> i64 {
+    (t * 1000.0).round() as i64
 }
 
 impl FailureTracker {
-    /// A tracker for `maxretry` failures within `findtime` seconds.
+    /// A tracker for `maxretry` failures within `findtime` seconds, keeping at most
+    /// `maxmatches` lines per address, without a cap on addresses.
     pub fn new(findtime: i64, maxretry: u32, maxmatches: u32) -> Self {
         FailureTracker {
-            findtime: findtime.max(0) as f64,
+            findtime_ms: findtime.max(0).saturating_mul(1000),
             maxretry: maxretry.max(1),
             maxmatches: maxmatches as usize,
+            cap: usize::MAX,
             entries: HashMap::new(),
+            activity: VecDeque::new(),
+            next_seq: 0,
+            evicted: 0,
         }
+    }
+
+    /// Track at most `cap` addresses; beyond it the longest-idle one is forgotten.
+    pub fn with_cap(mut self, cap: usize) -> Self {
+        self.cap = cap.max(1);
+        self
     }
 
     /// Record a failure. Returns the offence when the address now has `maxretry` failures
@@ -55,48 +83,82 @@ impl FailureTracker {
         lines: &[String],
         fields: &BTreeMap<String, String>,
     ) -> Option<Offence> {
-        let entry = self.entries.entry(ip).or_default();
-        // Keep times ordered even when a log is slightly out of order.
-        let pos = entry.times.partition_point(|&t| t <= time);
-        entry.times.insert(pos, time);
-        let newest = *entry.times.back().unwrap_or(&time);
-        while let Some(&oldest) = entry.times.front() {
-            if oldest <= newest - self.findtime {
-                entry.times.pop_front();
-            } else {
-                break;
-            }
+        if !self.entries.contains_key(&ip) && self.entries.len() >= self.cap {
+            self.evict_one();
         }
-        while entry.times.len() > self.maxretry as usize {
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        let (findtime_ms, maxretry, maxmatches) =
+            (self.findtime_ms, self.maxretry, self.maxmatches);
+        let entry = self.entries.entry(ip).or_default();
+        entry.seq = seq;
+        let t = ms(time);
+        // Keep times ordered even when a log is slightly out of order.
+        let pos = entry.times.partition_point(|&x| x <= t);
+        entry.times.insert(pos, t);
+        let newest = *entry.times.back().unwrap_or(&t);
+        while entry
+            .times
+            .front()
+            .is_some_and(|&oldest| oldest <= newest - findtime_ms)
+        {
             entry.times.pop_front();
         }
-        for line in lines {
-            entry.matches.push_back(line.clone());
+        while entry.times.len() > maxretry as usize {
+            entry.times.pop_front();
         }
-        while entry.matches.len() > self.maxmatches {
-            entry.matches.pop_front();
+        if maxmatches > 0 {
+            entry
+                .matches
+                .extend(lines.iter().map(|l| Box::from(l.as_str())));
+            let excess = entry.matches.len().saturating_sub(maxmatches);
+            entry.matches.drain(..excess);
         }
         if !fields.is_empty() {
-            entry.fields = fields.clone();
+            entry.fields = Some(Box::new(fields.clone()));
         }
-        if entry.times.len() as u32 >= self.maxretry {
+        let reached = entry.times.len() as u32 >= maxretry;
+        self.activity.push_back((ip, seq));
+        if reached {
             let entry = self.entries.remove(&ip)?;
+            self.compact();
             return Some(Offence {
                 ip,
                 failures: entry.times.len() as u32,
-                time: newest,
-                matches: entry.matches.into_iter().collect(),
-                fields: entry.fields,
+                time: newest as f64 / 1000.0,
+                matches: entry.matches.into_iter().map(String::from).collect(),
+                fields: entry.fields.map(|f| *f).unwrap_or_default(),
             });
         }
+        self.compact();
         None
+    }
+
+    fn evict_one(&mut self) {
+        while let Some((ip, seq)) = self.activity.pop_front() {
+            if self.entries.get(&ip).is_some_and(|e| e.seq == seq) {
+                self.entries.remove(&ip);
+                self.evicted += 1;
+                return;
+            }
+        }
+    }
+
+    /// Drop stale queue items once they outnumber the live ones.
+    fn compact(&mut self) {
+        if self.activity.len() > 2 * self.entries.len() + 1024 {
+            let entries = &self.entries;
+            self.activity
+                .retain(|(ip, seq)| entries.get(ip).is_some_and(|e| e.seq == *seq));
+        }
     }
 
     /// Forget addresses whose last failure is older than the window at `now`.
     pub fn expire(&mut self, now: f64) {
-        let limit = now - self.findtime;
+        let limit = ms(now) - self.findtime_ms;
         self.entries
             .retain(|_, e| e.times.back().is_some_and(|&t| t > limit));
+        self.compact();
     }
 
     /// Forget one address (it was banned by other means).
@@ -112,6 +174,11 @@ impl FailureTracker {
     /// Is nothing being counted?
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Addresses forgotten because of the cap.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
     }
 }
 
@@ -164,6 +231,30 @@ mod tests {
         assert_eq!(t.len(), 1);
         t.expire(1000.0);
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn cap_evicts_the_longest_idle_address_first() {
+        let mut t = FailureTracker::new(600, 3, 0).with_cap(2);
+        assert!(add(&mut t, "192.0.2.1", 1.0).is_none());
+        assert!(add(&mut t, "192.0.2.2", 2.0).is_none());
+        // .1 is active again, so .2 is now the longest idle.
+        assert!(add(&mut t, "192.0.2.1", 3.0).is_none());
+        assert!(add(&mut t, "192.0.2.3", 4.0).is_none());
+        assert_eq!((t.len(), t.evicted()), (2, 1));
+        // .1 kept both failures: a third bans it.
+        assert!(add(&mut t, "192.0.2.1", 5.0).is_some());
+        // .2 was forgotten: it starts again from one.
+        assert!(add(&mut t, "192.0.2.2", 6.0).is_none());
+        assert!(add(&mut t, "192.0.2.2", 7.0).is_none());
+        assert!(add(&mut t, "192.0.2.2", 8.0).is_some());
+    }
+
+    #[test]
+    fn no_lines_are_kept_when_maxmatches_is_zero() {
+        let mut t = FailureTracker::new(600, 2, 0);
+        assert!(add(&mut t, "192.0.2.1", 1.0).is_none());
+        assert!(add(&mut t, "192.0.2.1", 2.0).unwrap().matches.is_empty());
     }
 
     #[test]
