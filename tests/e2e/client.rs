@@ -9,7 +9,7 @@ fn recording_action(out: &str) -> String {
         "[Definition]\n\
          actionstart = echo start <name> >> {out}\n\
          actionstop = echo stop <name> >> {out}\n\
-         actionban = echo ban <ip> user=<F-USER> failures=<failures> >> {out}\n\
+         actionban = echo ban <ip> user=<F-USER> failures=<failures> bantime=<bantime> >> {out}\n\
          \x20           echo \"quoted <F-USER>\" >> {out}; echo 'single <F-USER>' >> {out}\n\
          actionunban = echo unban <ip> >> {out}\n\
          [Init]\n\
@@ -153,4 +153,31 @@ fn log_data_never_becomes_shell_text() {
         recorded.contains(&format!("single `touch {m}`")),
         "single-quoted data mangled:\n{recorded}"
     );
+}
+
+#[test]
+fn bantime_increment_lengthens_repeat_bans() {
+    let ws = workspace();
+    ws.write(
+        "config/jail.d/zz-increment.local",
+        "[app]\nbantime.increment = true\nbantime.maxtime = 3h\n",
+    );
+    let daemon = Daemon::start(&ws, None);
+    for round in 0..4 {
+        assert_eq!(daemon.ok(&["set", "app", "banip", "198.51.100.50"]), "1\n");
+        assert_eq!(
+            daemon.ok(&["set", "app", "unbanip", "198.51.100.50"]),
+            "1\n"
+        );
+        wait_for("unban", Duration::from_secs(10), || {
+            actions(&ws).matches("unban 198.51.100.50").count() == round + 1
+        });
+    }
+    let bantimes: Vec<&str> = actions(&ws)
+        .lines()
+        .filter(|l| l.starts_with("ban 198.51.100.50"))
+        .filter_map(|l| l.split("bantime=").nth(1))
+        .collect::<Vec<_>>();
+    // 1h, then doubled per earlier ban, capped at bantime.maxtime.
+    assert_eq!(bantimes, vec!["3600", "7200", "10800", "10800"]);
 }

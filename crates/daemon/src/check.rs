@@ -49,6 +49,15 @@ pub fn check(dir: &Path) -> Result<Checked, Vec<Diagnostic>> {
                 });
             }
         }
+        if let Err(message) = crate::jail::increment::BanTimeIncrement::from_options(&jail.options)
+        {
+            errors.push(Diagnostic {
+                location: jail.location.clone(),
+                section: Some(jail.name.clone()),
+                key: message.split(':').next().map(str::to_string),
+                message,
+            });
+        }
         match Filter::new(&crate::jail::filter_spec(jail)) {
             Ok(filter) => filters.push(filter),
             Err(errs) => {

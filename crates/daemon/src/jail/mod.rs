@@ -1,6 +1,7 @@
 //! A running jail: its filter thread, failure tracker, ignore list, bans and actions.
 
 pub mod ignore;
+pub mod increment;
 pub mod tracker;
 
 use crate::actions::{ActionRunner, Ticket};
@@ -58,6 +59,7 @@ pub struct Jail {
     actions: Vec<ActionRunner>,
     expiry: ExpiryTimer,
     dns: Mutex<HashMap<String, (Vec<IpAddr>, std::time::Instant)>>,
+    increment: Option<increment::BanTimeIncrement>,
 }
 
 /// Build the filter specification of a jail.
@@ -171,6 +173,10 @@ impl Jail {
             actions,
             expiry,
             dns: Mutex::new(HashMap::new()),
+            // Validated by `check` before any jail starts.
+            increment: increment::BanTimeIncrement::from_options(&config.options)
+                .ok()
+                .flatten(),
             config,
         });
         events::jail_started(&jail.name);
@@ -302,6 +308,9 @@ impl Jail {
                 return false;
             }
             let count = st.bancounts.entry(ip).or_insert(0);
+            if let Some(inc) = &self.increment {
+                ticket.bantime = inc.bantime(ticket.bantime, *count);
+            }
             *count += 1;
             ticket.bancount = *count;
             let start = now();
