@@ -181,3 +181,77 @@ fn bantime_increment_lengthens_repeat_bans() {
     // 1h, then doubled per earlier ban, capped at bantime.maxtime.
     assert_eq!(bantimes, vec!["3600", "7200", "10800", "10800"]);
 }
+
+#[test]
+fn reload_restarts_only_what_changed_and_unban_commands() {
+    let ws = workspace();
+    ws.write(
+        "config/jail.d/app2.conf",
+        &format!(
+            "[app2]\nenabled = true\nfilter = userfail\naction = record[name=app2]\nignoreself = false\nmaxretry = 2\nbantime = 1h\nlogpath = {}\n",
+            ws.path("auth.log").display()
+        ),
+    );
+    let daemon = Daemon::start(&ws, None);
+    assert_eq!(daemon.ok(&["set", "app", "banip", "198.51.100.1"]), "1\n");
+    assert_eq!(daemon.ok(&["set", "app2", "banip", "198.51.100.2"]), "1\n");
+    ws.append(
+        "auth.log",
+        &["login failed for user bob from 198.51.100.9".to_string()],
+    );
+    wait_for("one failure in each jail", Duration::from_secs(10), || {
+        daemon.jail_status("app").total_failed == 1 && daemon.jail_status("app2").total_failed == 1
+    });
+
+    // app changes, app2 does not.
+    ws.write("config/jail.d/zz-change.local", "[app]\nmaxretry = 3\n");
+    assert_eq!(daemon.ok(&["reload"]), "OK\n");
+    let app = daemon.jail_status("app");
+    assert_eq!(
+        app.total_failed, 0,
+        "a changed jail restarts with fresh counters"
+    );
+    assert_eq!(
+        app.banned,
+        vec!["198.51.100.1".to_string()],
+        "its bans survive the restart"
+    );
+    let app2 = daemon.jail_status("app2");
+    assert_eq!(app2.total_failed, 1, "an unchanged jail keeps its counters");
+    assert_eq!(app2.banned, vec!["198.51.100.2".to_string()]);
+    wait_for("app restarted", Duration::from_secs(10), || {
+        let a = actions(&ws);
+        a.contains("stop app\n") && a.matches("start app\n").count() == 2
+    });
+    assert_eq!(
+        actions(&ws).matches("start app2\n").count(),
+        1,
+        "app2 was not restarted"
+    );
+
+    // A removed jail's bans leave the firewall.
+    std::fs::remove_file(ws.path("config/jail.d/app2.conf")).unwrap();
+    assert_eq!(daemon.ok(&["reload"]), "OK\n");
+    wait_for("app2 stopped", Duration::from_secs(10), || {
+        let a = actions(&ws);
+        a.contains("unban 198.51.100.2") && a.contains("stop app2")
+    });
+    assert_eq!(
+        daemon.ok(&["status"]),
+        "Status\n|- Number of jail:\t1\n`- Jail list:\tapp\n"
+    );
+
+    // unban --all and reload --unban.
+    assert_eq!(
+        daemon.ok(&["set", "app", "banip", "198.51.100.3", "198.51.100.4"]),
+        "2\n"
+    );
+    assert_eq!(daemon.ok(&["unban", "198.51.100.3"]), "1\n");
+    assert_eq!(daemon.ok(&["unban", "--all"]), "2\n");
+    assert_eq!(daemon.jail_status("app").currently_banned, 0);
+    assert_eq!(daemon.ok(&["set", "app", "banip", "198.51.100.5"]), "1\n");
+    assert_eq!(daemon.ok(&["reload", "--unban", "app"]), "OK\n");
+    assert_eq!(daemon.jail_status("app").currently_banned, 0);
+    let out = daemon.client(&["reload", "nope"]);
+    assert_eq!(out.status.code(), Some(255));
+}

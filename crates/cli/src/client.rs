@@ -89,6 +89,11 @@ pub fn set(target: &Target, jail: &str, what: &str, ips: Vec<String>) -> anyhow:
         "banip" => Request::BanIp { jail, ips },
         _ => Request::UnbanIp { jail, ips },
     };
+    count(target, req)
+}
+
+/// A request answered with a count, printed alone.
+pub fn count(target: &Target, req: Request) -> anyhow::Result<i32> {
     match request(target, req)? {
         Ok(Reply::Count { count }) => println!("{count}"),
         Ok(other) => return Err(anyhow!("unexpected answer {other:?}")),

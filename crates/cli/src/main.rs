@@ -75,7 +75,25 @@ enum Command {
         json: bool,
     },
     /// Re-read the configuration (unchanged jails keep their state).
-    Reload,
+    Reload {
+        /// Only this jail.
+        jail: Option<String>,
+        /// Lift the bans of the reloaded jails first.
+        #[arg(long)]
+        unban: bool,
+        /// Restart the reloaded jails even when unchanged.
+        #[arg(long)]
+        restart: bool,
+    },
+    /// Unban addresses in every jail, or every ban with --all; prints how many.
+    Unban {
+        /// Every ban of every jail.
+        #[arg(long, conflicts_with = "ips")]
+        all: bool,
+        /// Addresses.
+        #[arg(required_unless_present = "all")]
+        ips: Vec<String>,
+    },
     /// Stop the server.
     Stop,
     /// Validate the configuration: every error with its file, line and key.
@@ -126,7 +144,22 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Ping => client::ping(&conn),
         Command::Set { jail, what, ips } => client::set(&conn, &jail, &what, ips),
         Command::Banned { ips, json } => client::banned(&conn, ips, json),
-        Command::Reload => client::simple(&conn, warden_proto::Request::Reload, "OK"),
+        Command::Reload {
+            jail,
+            unban,
+            restart,
+        } => client::simple(
+            &conn,
+            warden_proto::Request::Reload {
+                jail,
+                unban,
+                restart,
+            },
+            "OK",
+        ),
+        Command::Unban { all, ips } => {
+            client::count(&conn, warden_proto::Request::Unban { all, ips })
+        }
         Command::Stop => client::simple(&conn, warden_proto::Request::Stop, "Shutdown successful"),
     }
 }

@@ -55,8 +55,27 @@ pub enum Request {
         /// Only these addresses; all when empty.
         ips: Vec<String>,
     },
-    /// Re-read the configuration.
-    Reload,
+    /// Re-read the configuration (`reload [--restart] [--unban] [JAIL]`).
+    Reload {
+        /// Only this jail (others stay untouched).
+        #[serde(default)]
+        jail: Option<String>,
+        /// Lift every ban of the reloaded jails first.
+        #[serde(default)]
+        unban: bool,
+        /// Restart the reloaded jails even when their configuration is unchanged.
+        #[serde(default)]
+        restart: bool,
+    },
+    /// Unban addresses in every jail (`unban IP...`), or everything (`unban --all`).
+    Unban {
+        /// Every ban of every jail.
+        #[serde(default)]
+        all: bool,
+        /// Addresses, when not `all`.
+        #[serde(default)]
+        ips: Vec<String>,
+    },
     /// Stop the server.
     Stop,
 }

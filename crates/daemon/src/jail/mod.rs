@@ -388,6 +388,40 @@ impl Jail {
         self.state().bans.contains_key(&canonical(ip))
     }
 
+    /// The bans in force, in ban order.
+    pub fn ban_entries(&self) -> Vec<BanEntry> {
+        let st = self.state();
+        st.banned
+            .iter()
+            .filter_map(|ip| st.bans.get(ip).cloned())
+            .collect()
+    }
+
+    /// Take over a ban made elsewhere (the same jail before a restart, or storage at start-up):
+    /// the actions apply it again (`actionreban`) and it ends when it would have ended. A ban
+    /// already over is dropped.
+    pub fn adopt(&self, entry: BanEntry) {
+        let ip = entry.ticket.ip;
+        if entry.until.is_some_and(|u| u <= now()) {
+            return;
+        }
+        {
+            let mut st = self.state();
+            if st.bans.contains_key(&ip) {
+                return;
+            }
+            st.banned.push(ip);
+            *st.bancounts.entry(ip).or_insert(0) = entry.ticket.bancount;
+            st.bans.insert(ip, entry.clone());
+        }
+        for a in &self.actions {
+            a.reban(Arc::clone(&entry.ticket));
+        }
+        if let Some(until) = entry.until {
+            self.expiry.schedule(until, &self.name, ip);
+        }
+    }
+
     /// Banned addresses in ban order.
     pub fn banned(&self) -> Vec<IpAddr> {
         self.state().banned.clone()

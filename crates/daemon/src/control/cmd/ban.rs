@@ -22,3 +22,17 @@ pub fn unban(server: &Server, jail: &str, ips: &[String]) -> Response {
         count: count as u64,
     })
 }
+
+/// `unban --all` or `unban IP...` across every jail; the count of lifted bans is returned.
+pub fn unban_everywhere(server: &Server, all: bool, ips: &[String]) -> Response {
+    let ips = super::parse_ips(ips)?;
+    if !all && ips.is_empty() {
+        return Err("unban needs --all or at least one address".into());
+    }
+    let mut count = 0u64;
+    for jail in server.registry.all() {
+        let targets = if all { jail.banned() } else { ips.clone() };
+        count += targets.into_iter().filter(|ip| jail.unban(*ip)).count() as u64;
+    }
+    Ok(Reply::Count { count })
+}

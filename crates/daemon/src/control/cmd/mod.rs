@@ -20,7 +20,12 @@ pub async fn apply(server: &Arc<Server>, req: Request) -> Response {
         Request::BanIp { jail, ips } => ban::ban(server, &jail, &ips),
         Request::UnbanIp { jail, ips } => ban::unban(server, &jail, &ips),
         Request::Banned { ips } => banned::apply(server, &ips),
-        Request::Reload => reload::apply(server).await,
+        Request::Reload {
+            jail,
+            unban,
+            restart,
+        } => reload::apply(server, jail.as_deref(), unban, restart).await,
+        Request::Unban { all, ips } => ban::unban_everywhere(server, all, &ips),
         Request::Stop => stop::apply(server),
     }
 }
