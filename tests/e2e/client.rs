@@ -173,7 +173,8 @@ fn bantime_increment_lengthens_repeat_bans() {
             actions(&ws).matches("unban 198.51.100.50").count() == round + 1
         });
     }
-    let bantimes: Vec<&str> = actions(&ws)
+    let recorded = actions(&ws);
+    let bantimes: Vec<&str> = recorded
         .lines()
         .filter(|l| l.starts_with("ban 198.51.100.50"))
         .filter_map(|l| l.split("bantime=").nth(1))
