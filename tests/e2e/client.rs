@@ -256,3 +256,29 @@ fn reload_restarts_only_what_changed_and_unban_commands() {
     let out = daemon.client(&["reload", "nope"]);
     assert_eq!(out.status.code(), Some(255));
 }
+
+#[test]
+fn control_socket_is_root_only_with_a_clear_error_for_others() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    crate::support::netns::require_root_and_tools();
+    let ws = workspace();
+    // The workspace directory itself is private; open it so that only the socket's own mode
+    // stands between another user and the server.
+    std::fs::set_permissions(ws.path(""), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let daemon = Daemon::start(&ws, None);
+    let meta = std::fs::metadata(ws.path("warden.sock")).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o600, "socket mode");
+    assert_eq!(meta.uid(), 0, "socket owner");
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(crate::support::warden_bin())
+        .arg("--socket")
+        .arg(ws.path("warden.sock"))
+        .arg("ping")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(255), "{err}");
+    assert!(err.contains("Permission denied to socket"), "{err}");
+    assert!(daemon.ok(&["ping"]).contains("pong"));
+}
