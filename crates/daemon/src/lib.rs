@@ -7,6 +7,7 @@
 //! - [`bans`]: the unban timer (sorted deadlines, one sleeping task).
 //! - [`actions`]: action.d command templates, rendered so that log data never becomes shell
 //!   text, run with timeouts, one ordered queue per action.
+//! - [`store`]: SQLite: current bans, ban history and log positions (one thread, group commit).
 //! - [`registry`]: running jails by name and which jails read which file.
 //! - [`control`]: the control socket, one file per command under `control/cmd`.
 //! - [`check`]: full validation before anything starts (shared with `warden check`).
@@ -25,3 +26,4 @@ pub mod registry;
 pub mod reload;
 pub mod server;
 pub mod sources;
+pub mod store;
