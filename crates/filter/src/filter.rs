@@ -624,6 +624,11 @@ impl Filter {
                 lines,
                 regex_index: index,
                 users: fail.users.unwrap_or_default(),
+                groups: fail
+                    .groups
+                    .into_iter()
+                    .filter(|(k, _)| !is_skiplines(k))
+                    .collect(),
             });
             if !check_all {
                 break;

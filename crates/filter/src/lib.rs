@@ -121,6 +121,9 @@ pub struct Failure {
     pub regex_index: usize,
     /// Every `user` seen for the failure's `<F-MLFID>` connection (empty without one).
     pub users: BTreeSet<String>,
+    /// Every named group of the (merged) match as Fail2Ban's failure data holds it: `None`
+    /// for a group that did not take part, `Some("")` for an empty capture.
+    pub groups: BTreeMap<String, Option<String>>,
 }
 
 /// What one line produced.
