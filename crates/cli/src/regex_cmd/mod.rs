@@ -1,0 +1,369 @@
+//! `warden regex`: test filters against logs, argument-compatible with `fail2ban-regex`.
+//!
+//! `warden regex [OPTIONS] LOG REGEX [IGNOREREGEX]` reads LOG (a file, or log text given
+//! inline), runs REGEX (a regex, a filter name with options such as `sshd[mode=aggressive]`
+//! looked up in `-c DIR`'s `filter.d`, or a filter file) over it the way `fail2ban-regex`
+//! does, and prints the same summary: per-regex hit counts, date template hits, and
+//! `Lines: N lines, X ignored, Y matched, Z missed`. `--json` prints one object per line
+//! instead, `-o` one item per failure.
+//!
+//! # Layout
+//!
+//! - `source`: what REGEX / IGNOREREGEX name, and reading filters.
+//! - `input`: reading LOG line by line.
+//! - `report`: counting and the text summary.
+//! - `output`: `--json` and `-o`.
+
+mod input;
+mod output;
+mod report;
+mod source;
+
+use std::collections::HashMap;
+use std::io::{BufReader, BufWriter, Write};
+use std::net::{IpAddr, ToSocketAddrs};
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+use warden_filter::regex_tool::{RegexTool, ToolHost, ToolLine, ToolOptions};
+use warden_filter::{FilterSpec, UseDns};
+
+use input::{Encoding, LineReader, LogInput};
+use report::{Header, Stats};
+
+/// Arguments of `warden regex` (those of `fail2ban-regex`; `-c/--config` is Warden's global
+/// flag and may also be given after the subcommand).
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Log file, or log text (one line, or several separated by newlines).
+    pub log: String,
+    /// Failure regex, filter name with options (`sshd[mode=aggressive]`, looked up in the
+    /// configuration's filter.d), or filter file.
+    pub regex: String,
+    /// Ignore regex, or a filter file whose ignoreregex to use.
+    pub ignoreregex: Option<String>,
+    /// Date pattern to use instead of the filter's (`fail2ban-regex -d`).
+    #[arg(short = 'd', long = "datepattern", value_name = "PATTERN")]
+    pub datepattern: Option<String>,
+    /// Time zone of dates without one (`UTC`, `UTC+0200`, `CET`...).
+    #[arg(long = "timezone", visible_alias = "TZ", value_name = "ZONE")]
+    pub timezone: Option<String>,
+    /// File encoding (UTF-8 or ISO-8859-1; `auto` = UTF-8).
+    #[arg(short = 'e', long = "encoding", default_value = "auto")]
+    pub encoding: String,
+    /// Raw hosts: keep host names as written, never resolve them.
+    #[arg(short = 'r', long = "raw")]
+    pub raw: bool,
+    /// How `<HOST>` treats names: yes, warn (default), no, raw.
+    #[arg(long = "usedns", value_name = "MODE")]
+    pub usedns: Option<String>,
+    /// `maxlines` for multi-line regexes (overrides the filter's).
+    #[arg(short = 'L', long = "maxlines", value_name = "N")]
+    pub maxlines: Option<usize>,
+    /// journalctl-style matches (systemd journal only: not supported, an error).
+    #[arg(short = 'm', long = "journalmatch", value_name = "MATCH")]
+    pub journalmatch: Option<String>,
+    /// Accepted for compatibility; Warden logs nothing here.
+    #[arg(short = 'l', long = "log-level", value_name = "LEVEL", hide = true)]
+    pub log_level: Option<String>,
+    /// More detail: every regex with its engine (regex crate or PCRE2) and translated form,
+    /// the hosts each regex found, prefregex groups (repeat for more).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Set the verbosity level (0..4).
+    #[arg(long = "verbosity", value_name = "N")]
+    pub verbosity: Option<u8>,
+    /// Show each date template's weight and regex.
+    #[arg(long = "verbose-date", visible_alias = "VD")]
+    pub verbose_date: bool,
+    /// Stop at the first failregex that matches a line (the daemon's rule); hit counts then
+    /// count only the winning regex.
+    #[arg(long = "no-check-all")]
+    pub no_check_all: bool,
+    /// Print only failures, one item each: id, ip, msg, row, a group name (user, ip4...),
+    /// or a template with tags such as `<ip> <F-USER>`.
+    #[arg(short = 'o', long = "out", value_name = "FORMAT")]
+    pub out: Option<String>,
+    /// Do not print missed lines.
+    #[arg(long = "print-no-missed", conflicts_with = "print_all_missed")]
+    pub print_no_missed: bool,
+    /// Do not print ignored lines.
+    #[arg(long = "print-no-ignored", conflicts_with = "print_all_ignored")]
+    pub print_no_ignored: bool,
+    /// Print all matched lines.
+    #[arg(long = "print-all-matched")]
+    pub print_all_matched: bool,
+    /// Print all missed lines, however many.
+    #[arg(long = "print-all-missed")]
+    pub print_all_missed: bool,
+    /// Print all ignored lines, however many.
+    #[arg(long = "print-all-ignored")]
+    pub print_all_ignored: bool,
+    /// Print one JSON object per log line (JSON Lines) instead of the summary.
+    #[arg(long = "json", conflicts_with = "out")]
+    pub json: bool,
+}
+
+/// Run the command.
+pub fn run(config: &Path, args: Args) -> anyhow::Result<i32> {
+    source::reject_journal(&args.log, args.journalmatch.as_deref())?;
+    let encoding = Encoding::parse(&args.encoding)?;
+    let verbose = args.verbosity.unwrap_or(args.verbose);
+    let (loaded, fail_origin) = source::read_failregex(&args.regex, config)?;
+    let mut ignoreregex = loaded.ignoreregex.clone();
+    let mut ignore_origin = None;
+    if let Some(ig) = &args.ignoreregex {
+        let (extra, origin) = source::read_ignoreregex(ig, config)?;
+        ignoreregex.extend(extra);
+        ignore_origin = Some(origin);
+    }
+    let usedns = match args
+        .usedns
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("warn") => UseDns::Warn,
+        Some("yes" | "true" | "1") => UseDns::Yes,
+        Some("no" | "false" | "0") => UseDns::No,
+        Some("raw") => UseDns::Raw,
+        Some(other) => anyhow::bail!("--usedns {other:?}: expected yes, warn, no or raw"),
+    };
+    let maxlines = args.maxlines.or(loaded.maxlines);
+    let datepattern = args.datepattern.clone().or(loaded.datepattern.clone());
+    let spec = FilterSpec {
+        failregex: loaded.failregex.clone(),
+        ignoreregex,
+        prefregex: loaded.prefregex.clone(),
+        datepattern: datepattern.clone(),
+        maxlines: maxlines.unwrap_or(1).max(1),
+        usedns,
+        logtimezone: args.timezone.clone(),
+    };
+    let out_mode = args.out.is_some();
+    let options = ToolOptions {
+        check_all: !args.no_check_all && !out_mode,
+        ignore_pending: out_mode,
+        raw_hosts: args.raw,
+    };
+    let mut tool = RegexTool::new(&spec, options).map_err(|errors| {
+        let mut msg = String::from("the filter does not compile");
+        for e in errors {
+            msg.push_str(&format!("\n  {e}"));
+        }
+        anyhow::anyhow!(msg)
+    })?;
+
+    let file = Path::new(&args.log);
+    let is_file = file.is_file();
+    let (input, log_desc) = if is_file {
+        let f = std::fs::File::open(file).with_context(|| format!("{}", file.display()))?;
+        (
+            LogInput::Reader(BufReader::with_capacity(1 << 20, Box::new(f))),
+            report::LogDesc::File(args.log.clone(), encoding.name()),
+        )
+    } else if tool.maxlines() <= 1 && !args.log.contains('\n') {
+        (
+            LogInput::Lines(vec![args.log.clone()].into_iter()),
+            report::LogDesc::Single(args.log.clone()),
+        )
+    } else {
+        let lines: Vec<String> = args.log.split('\n').map(str::to_string).collect();
+        (
+            LogInput::Lines(lines.clone().into_iter()),
+            report::LogDesc::Multi(lines),
+        )
+    };
+    let reader = LineReader::new(input, encoding);
+    let stdout = std::io::stdout();
+    let mut w = BufWriter::with_capacity(1 << 16, stdout.lock());
+
+    let header = Header {
+        fail_origin,
+        ignore_origin,
+        maxlines: maxlines.filter(|_| args.maxlines.is_some() || loaded.maxlines.is_some()),
+        datepattern,
+        log: log_desc,
+    };
+    let print = report::PrintOptions {
+        verbose,
+        verbose_date: args.verbose_date,
+        print_all_matched: args.print_all_matched,
+        print_all_missed: args.print_all_missed,
+        print_all_ignored: args.print_all_ignored,
+        print_no_missed: args.print_no_missed,
+        print_no_ignored: args.print_no_ignored,
+        line_limit: args.maxlines.unwrap_or(20),
+    };
+    let resolver = Resolver::new(usedns, args.raw);
+    if let Some(fmt) = &args.out {
+        let fmt = output::OutFormat::parse(fmt);
+        run_out(&mut tool, reader, resolver, &fmt, &mut w)?;
+    } else if args.json {
+        run_json(&mut tool, reader, resolver, &mut w)?;
+    } else {
+        report::print_header(&mut w, &header, &tool)?;
+        let start = Instant::now();
+        let stats = run_summary(&mut tool, reader, resolver, &print)?;
+        let elapsed = start.elapsed();
+        report::print_results(&mut w, &tool, &stats, &print, elapsed)?;
+    }
+    w.flush()?;
+    Ok(0)
+}
+
+/// The wall clock (seconds since the epoch).
+fn wall_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Is a line skipped (a comment or empty), as `fail2ban-regex` skips it?
+fn skipped(line: &str) -> bool {
+    line.is_empty() || line.starts_with('#')
+}
+
+/// One failure as `fail2ban-regex` counts it: a match, with the host it was resolved to.
+pub struct Counted<'a> {
+    pub m: &'a warden_filter::regex_tool::ToolMatch,
+    /// The failure id as `fail2ban-regex` prints it (`None`: pending).
+    pub id: Option<String>,
+}
+
+/// Turns matches into failures: host names are resolved (cached) unless raw, as Fail2Ban's
+/// `textToIp` does; a name that does not resolve drops the match.
+pub struct Resolver {
+    usedns: UseDns,
+    raw: bool,
+    cache: HashMap<String, Vec<IpAddr>>,
+}
+
+impl Resolver {
+    fn new(usedns: UseDns, raw: bool) -> Self {
+        Resolver {
+            usedns,
+            raw,
+            cache: HashMap::new(),
+        }
+    }
+
+    /// The failures a line's matches make (one per address a name resolves to).
+    pub fn failures<'a>(&mut self, line: &'a ToolLine) -> Vec<Counted<'a>> {
+        let mut out = Vec::new();
+        for m in &line.matches {
+            match &m.host {
+                ToolHost::Pending => out.push(Counted { m, id: None }),
+                ToolHost::Id(id) => out.push(Counted {
+                    m,
+                    id: Some(normalize_id(id)),
+                }),
+                ToolHost::Lookup(name) => {
+                    for ip in self.resolve(name) {
+                        out.push(Counted {
+                            m,
+                            id: Some(ip.to_string()),
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn resolve(&mut self, name: &str) -> Vec<IpAddr> {
+        if let Some(ip) = warden_filter::filter::parse_ip(name, None) {
+            return vec![ip];
+        }
+        if self.raw || !matches!(self.usedns, UseDns::Yes | UseDns::Warn) {
+            return Vec::new();
+        }
+        self.cache
+            .entry(name.to_string())
+            .or_insert_with(|| {
+                let mut ips: Vec<IpAddr> = (name, 0)
+                    .to_socket_addrs()
+                    .map(|a| a.map(|s| s.ip()).collect())
+                    .unwrap_or_default();
+                ips.sort();
+                ips.dedup();
+                ips
+            })
+            .clone()
+    }
+}
+
+/// An address in canonical form (`::ffff:` mapped IPv4 as IPv4); anything else as given.
+fn normalize_id(id: &str) -> String {
+    match warden_filter::filter::parse_ip(id, None) {
+        Some(ip) => ip.to_string(),
+        None => id.to_string(),
+    }
+}
+
+/// The summary run: count every line.
+fn run_summary(
+    tool: &mut RegexTool,
+    mut reader: LineReader,
+    mut resolver: Resolver,
+    print: &report::PrintOptions,
+) -> anyhow::Result<Stats> {
+    let mut stats = Stats::new(tool, print);
+    let now = wall_now();
+    while let Some(line) = reader.next_line()? {
+        if skipped(&line) {
+            continue;
+        }
+        let result = tool.process_line(&line, now);
+        let failures = resolver.failures(&result);
+        stats.add(tool, &line, &result, &failures);
+    }
+    Ok(stats)
+}
+
+/// `--json`: one object per line.
+fn run_json(
+    tool: &mut RegexTool,
+    mut reader: LineReader,
+    mut resolver: Resolver,
+    w: &mut impl Write,
+) -> anyhow::Result<()> {
+    let now = wall_now();
+    while let Some((number, line)) = reader.next_numbered()? {
+        if skipped(&line) {
+            continue;
+        }
+        let result = tool.process_line(&line, now);
+        let failures = resolver.failures(&result);
+        output::write_json(w, number, &result, &failures)?;
+    }
+    Ok(())
+}
+
+/// `-o FORMAT`: one item per failure, nothing else.
+fn run_out(
+    tool: &mut RegexTool,
+    mut reader: LineReader,
+    mut resolver: Resolver,
+    fmt: &output::OutFormat,
+    w: &mut impl Write,
+) -> anyhow::Result<()> {
+    let now = wall_now();
+    while let Some(line) = reader.next_line()? {
+        if skipped(&line) {
+            continue;
+        }
+        let result = tool.process_line(&line, now);
+        let failures: Vec<Counted> = resolver
+            .failures(&result)
+            .into_iter()
+            .filter(|f| !f.m.nofail)
+            .collect();
+        for f in &failures {
+            fmt.write(w, f, result.time)?;
+        }
+    }
+    Ok(())
+}
