@@ -7,6 +7,7 @@
 //! - [`bans`]: the unban timer (sorted deadlines, one sleeping task).
 //! - [`actions`]: action.d command templates, rendered so that log data never becomes shell
 //!   text, run with timeouts, one ordered queue per action.
+//! - [`firewall`]: kernel ban sets with per-element timeouts, changed in batches (nftables, ipset).
 //! - [`store`]: SQLite: current bans, ban history and log positions (one thread, group commit).
 //! - [`registry`]: running jails by name and which jails read which file.
 //! - [`control`]: the control socket, one file per command under `control/cmd`.
@@ -21,6 +22,7 @@ pub mod bans;
 pub mod check;
 pub mod control;
 pub mod events;
+pub mod firewall;
 pub mod jail;
 pub mod registry;
 pub mod reload;

@@ -536,6 +536,9 @@ mod tests {
     fn overlap_is_symmetric() {
         assert!(overlaps(&net("198.51.100.0/24"), &net("198.51.100.128/25")));
         assert!(overlaps(&net("198.51.100.128/25"), &net("198.51.100.0/24")));
-        assert!(!overlaps(&net("198.51.100.0/25"), &net("198.51.100.128/25")));
+        assert!(!overlaps(
+            &net("198.51.100.0/25"),
+            &net("198.51.100.128/25")
+        ));
     }
 }

@@ -46,8 +46,7 @@ impl NftContext {
         let ctx = NonNull::new(raw).ok_or("nft_ctx_new failed")?;
         // SAFETY: `ctx` is a live context owned by us.
         unsafe {
-            if nft_ctx_buffer_output(ctx.as_ptr()) != 0 || nft_ctx_buffer_error(ctx.as_ptr()) != 0
-            {
+            if nft_ctx_buffer_output(ctx.as_ptr()) != 0 || nft_ctx_buffer_error(ctx.as_ptr()) != 0 {
                 nft_ctx_free(ctx.as_ptr());
                 return Err("cannot buffer libnftables output".into());
             }

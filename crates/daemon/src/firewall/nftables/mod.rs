@@ -136,6 +136,13 @@ impl Nftables {
         &self.table
     }
 
+    /// Skips the probe: `true` trusts `add element` to replace a present element's timeout,
+    /// `false` always deletes and re-adds inside the transaction (right on every kernel).
+    pub fn with_timeout_update(self, in_place: bool) -> Nftables {
+        let _ = self.update_in_place.set(in_place);
+        self
+    }
+
     fn lock(&self) -> MutexGuard<'_, NftContext> {
         // A panic while holding the lock leaves nothing half-done in the context.
         self.ctx.lock().unwrap_or_else(|e| e.into_inner())
@@ -148,63 +155,62 @@ impl Nftables {
     fn chain_name(jail: &str) -> String {
         format!("jail-{jail}")
     }
-
 }
 
 /// The commands that (re)create a jail's sets, chain and rules in table `inet <t>`.
 fn setup_commands(t: &str, jail: &str, rule: &JailRule) -> Result<String, FirewallError> {
-        check_name("jail", jail, 200)?;
-        check_name("chain hook", &rule.chain_hook, 32)?;
-        let protos = protocols(&rule.protocol)?;
-        let mut matcher = String::new();
-        if !protos.is_empty() {
-            write!(matcher, " meta l4proto {{ {} }}", protos.join(", ")).unwrap();
+    check_name("jail", jail, 200)?;
+    check_name("chain hook", &rule.chain_hook, 32)?;
+    let protos = protocols(&rule.protocol)?;
+    let mut matcher = String::new();
+    if !protos.is_empty() {
+        write!(matcher, " meta l4proto {{ {} }}", protos.join(", ")).unwrap();
+    }
+    if let Some(ports) = &rule.ports {
+        if protos.is_empty() {
+            return Err(FirewallError::InvalidName {
+                what: "protocol",
+                value: rule.protocol.clone(),
+                expected: "tcp, udp, sctp or dccp when ports are given (type=multiport)",
+            });
         }
-        if let Some(ports) = &rule.ports {
-            if protos.is_empty() {
-                return Err(FirewallError::InvalidName {
-                    what: "protocol",
-                    value: rule.protocol.clone(),
-                    expected: "tcp, udp, sctp or dccp when ports are given (type=multiport)",
-                });
-            }
-            write!(matcher, " th dport {{ {} }}", port_items(ports)?.join(", ")).unwrap();
+        write!(matcher, " th dport {{ {} }}", port_items(ports)?.join(", ")).unwrap();
+    }
+    let verdict = match &rule.blocktype {
+        Blocktype::Reject => "reject",
+        Blocktype::Drop => "drop",
+        Blocktype::Custom(s) => {
+            check_words("blocktype", s)?;
+            s.as_str()
         }
-        let verdict = match &rule.blocktype {
-            Blocktype::Reject => "reject",
-            Blocktype::Drop => "drop",
-            Blocktype::Custom(s) => {
-                check_words("blocktype", s)?;
-                s.as_str()
-            }
-        };
-        let chain = Nftables::chain_name(jail);
-        let mut c = format!("add table inet {t}\n");
-        for kind in SetKind::ALL {
-            let set = Nftables::set_name(jail, kind);
-            writeln!(c, "add set inet {t} {set} {}", kind.declaration()).unwrap();
-        }
-        // Replacing the chain inside the transaction makes a changed hook or priority take
-        // effect and keeps the rules from piling up, with no moment without them.
-        writeln!(c, "add chain inet {t} {chain}").unwrap();
-        writeln!(c, "flush chain inet {t} {chain}").unwrap();
-        writeln!(c, "delete chain inet {t} {chain}").unwrap();
+    };
+    let chain = Nftables::chain_name(jail);
+    let mut c = format!("add table inet {t}\n");
+    for kind in SetKind::ALL {
+        let set = Nftables::set_name(jail, kind);
+        writeln!(c, "add set inet {t} {set} {}", kind.declaration()).unwrap();
+    }
+    // Replacing the chain inside the transaction makes a changed hook or priority take
+    // effect and keeps the rules from piling up, with no moment without them.
+    writeln!(c, "add chain inet {t} {chain}").unwrap();
+    writeln!(c, "flush chain inet {t} {chain}").unwrap();
+    writeln!(c, "delete chain inet {t} {chain}").unwrap();
+    writeln!(
+        c,
+        "add chain inet {t} {chain} {{ type filter hook {} priority {}; policy accept; }}",
+        rule.chain_hook, rule.priority
+    )
+    .unwrap();
+    for kind in SetKind::ALL {
+        let set = Nftables::set_name(jail, kind);
         writeln!(
             c,
-            "add chain inet {t} {chain} {{ type filter hook {} priority {}; policy accept; }}",
-            rule.chain_hook, rule.priority
+            "add rule inet {t} {chain} {} @{set}{matcher} {verdict}",
+            kind.saddr()
         )
         .unwrap();
-        for kind in SetKind::ALL {
-            let set = Nftables::set_name(jail, kind);
-            writeln!(
-                c,
-                "add rule inet {t} {chain} {} @{set}{matcher} {verdict}",
-                kind.saddr()
-            )
-            .unwrap();
-        }
-        Ok(c)
+    }
+    Ok(c)
 }
 
 impl Nftables {
@@ -297,7 +303,8 @@ impl Nftables {
                         }
                     },
                     SetOp::Add { .. } => {
-                        if let Some(other) = present.iter().find(|n| **n != net && overlaps(n, &net))
+                        if let Some(other) =
+                            present.iter().find(|n| **n != net && overlaps(n, &net))
                         {
                             let why = format!("overlaps {other}, already in the set");
                             report.rejected.push((op.clone(), why));
@@ -371,7 +378,11 @@ fn batch_text(table: &str, groups: &BTreeMap<(String, SetKind), Group>, in_place
         let set = format!("inet {table} {}", Nftables::set_name(jail, *kind));
         if !g.removes.is_empty() {
             let els = join(&g.removes, element);
-            writeln!(c, "add element {set} {{ {els} }}").unwrap();
+            // Interval sets were read first, so only present elements are removed; adding them
+            // again could clash with a narrower prefix added in the same batch.
+            if !kind.is_interval() {
+                writeln!(c, "add element {set} {{ {els} }}").unwrap();
+            }
             writeln!(c, "delete element {set} {{ {els} }}").unwrap();
         }
         if !g.adds.is_empty() {
@@ -400,7 +411,10 @@ fn shorten(message: &str) -> String {
         .lines()
         .map(|l| {
             if l.len() > 300 {
-                let cut = (0..=300).rev().find(|i| l.is_char_boundary(*i)).unwrap_or(0);
+                let cut = (0..=300)
+                    .rev()
+                    .find(|i| l.is_char_boundary(*i))
+                    .unwrap_or(0);
                 format!("{}...", &l[..cut])
             } else {
                 l.to_owned()
@@ -434,7 +448,9 @@ fn parse_set_json(out: &str) -> Result<Vec<(IpNet, Option<Duration>)>, FirewallE
         };
         match parse_value(val) {
             Some(net) => out.push((net, timeout)),
-            None => tracing::warn!(element = %val, "ignoring a set element that is not an address or prefix"),
+            None => {
+                tracing::warn!(element = %val, "ignoring a set element that is not an address or prefix")
+            }
         }
     }
     Ok(out)
@@ -460,7 +476,14 @@ impl Firewall for Nftables {
     fn apply(&self, ops: &[SetOp]) -> Result<ApplyReport, FirewallError> {
         let ops = final_ops(ops);
         let mut ctx = self.lock();
-        self.apply_final(&mut ctx, ops, &mut HashMap::new())
+        let mut known = HashMap::new();
+        match self.apply_final(&mut ctx, ops.clone(), &mut known) {
+            // A prefix read as present may have expired before the batch ran: read again.
+            Err(FirewallError::Nft { .. }) if !known.is_empty() => {
+                self.apply_final(&mut ctx, ops, &mut HashMap::new())
+            }
+            result => result,
+        }
     }
 
     fn list(&self, jail: &str) -> Result<Vec<(IpNet, Option<Duration>)>, FirewallError> {
@@ -480,48 +503,11 @@ impl Firewall for Nftables {
     ) -> Result<ReconcileReport, FirewallError> {
         check_name("jail", jail, 200)?;
         let mut ctx = self.lock();
-        let mut current = Vec::new();
-        let mut known = HashMap::new();
-        for kind in SetKind::ALL {
-            let elems = self.list_set(&mut ctx, jail, kind)?;
-            if kind.is_interval() {
-                // Removals come first below, so overlap checks see the set without them.
-                let stale: Vec<IpNet> = elems.iter().map(|(n, _)| *n).collect();
-                known.insert((jail.to_owned(), kind), stale);
-            }
-            current.extend(elems);
+        match self.reconcile_locked(&mut ctx, jail, wanted) {
+            // An element read as present may have expired before the batch ran: read again.
+            Err(FirewallError::Nft { .. }) => self.reconcile_locked(&mut ctx, jail, wanted),
+            result => result,
         }
-        let plan = plan_reconcile(&current, wanted, kernel_timeout);
-        let mut ops = Vec::with_capacity(plan.remove.len() + plan.add.len() + plan.refresh.len());
-        ops.extend(plan.remove.iter().map(|net| SetOp::Remove {
-            jail: jail.to_owned(),
-            net: *net,
-        }));
-        for (net, timeout) in plan.add.iter().chain(&plan.refresh) {
-            ops.push(SetOp::Add {
-                jail: jail.to_owned(),
-                net: *net,
-                timeout: *timeout,
-            });
-        }
-        let applied = self.apply_final(&mut ctx, ops, &mut known)?;
-        let rejected: Vec<(IpNet, String)> = applied
-            .rejected
-            .into_iter()
-            .map(|(op, why)| (op.net(), why))
-            .collect();
-        let refused = |list: &[(IpNet, Option<Duration>)]| {
-            list.iter()
-                .filter(|(n, _)| rejected.iter().any(|(r, _)| r == n))
-                .count()
-        };
-        Ok(ReconcileReport {
-            added: plan.add.len() - refused(&plan.add),
-            removed: plan.remove.len(),
-            refreshed: plan.refresh.len() - refused(&plan.refresh),
-            kept: plan.kept,
-            rejected,
-        })
     }
 
     fn teardown_jail(&self, jail: &str) -> Result<(), FirewallError> {
@@ -550,6 +536,58 @@ impl Firewall for Nftables {
             &format!("add table inet {t}\ndelete table inet {t}\n"),
         )?;
         Ok(())
+    }
+}
+
+impl Nftables {
+    fn reconcile_locked(
+        &self,
+        ctx: &mut NftContext,
+        jail: &str,
+        wanted: &[(IpNet, Option<Duration>)],
+    ) -> Result<ReconcileReport, FirewallError> {
+        let mut current = Vec::new();
+        let mut known = HashMap::new();
+        for kind in SetKind::ALL {
+            let elems = self.list_set(ctx, jail, kind)?;
+            if kind.is_interval() {
+                // Removals come first below, so overlap checks see the set without them.
+                let stale: Vec<IpNet> = elems.iter().map(|(n, _)| *n).collect();
+                known.insert((jail.to_owned(), kind), stale);
+            }
+            current.extend(elems);
+        }
+        let plan = plan_reconcile(&current, wanted, kernel_timeout);
+        let mut ops = Vec::with_capacity(plan.remove.len() + plan.add.len() + plan.refresh.len());
+        ops.extend(plan.remove.iter().map(|net| SetOp::Remove {
+            jail: jail.to_owned(),
+            net: *net,
+        }));
+        for (net, timeout) in plan.add.iter().chain(&plan.refresh) {
+            ops.push(SetOp::Add {
+                jail: jail.to_owned(),
+                net: *net,
+                timeout: *timeout,
+            });
+        }
+        let applied = self.apply_final(ctx, ops, &mut known)?;
+        let rejected: Vec<(IpNet, String)> = applied
+            .rejected
+            .into_iter()
+            .map(|(op, why)| (op.net(), why))
+            .collect();
+        let refused = |list: &[(IpNet, Option<Duration>)]| {
+            list.iter()
+                .filter(|(n, _)| rejected.iter().any(|(r, _)| r == n))
+                .count()
+        };
+        Ok(ReconcileReport {
+            added: plan.add.len() - refused(&plan.add),
+            removed: plan.remove.len(),
+            refreshed: plan.refresh.len() - refused(&plan.refresh),
+            kept: plan.kept,
+            rejected,
+        })
     }
 }
 
