@@ -282,3 +282,53 @@ fn control_socket_is_root_only_with_a_clear_error_for_others() {
     assert!(err.contains("Permission denied to socket"), "{err}");
     assert!(daemon.ok(&["ping"]).contains("pong"));
 }
+
+#[test]
+fn bans_and_reading_position_survive_a_restart() {
+    let ws = workspace();
+    let daemon = Daemon::start(&ws, None);
+    assert_eq!(daemon.ok(&["set", "app", "banip", "198.51.100.60"]), "1\n");
+    ws.append(
+        "auth.log",
+        &["login failed for user a from 198.51.100.61".to_string()],
+    );
+    wait_for("first failure", Duration::from_secs(10), || {
+        daemon.jail_status("app").total_failed == 1
+    });
+    daemon.stop();
+    // Written while the server is down: read after the restart, from where it stopped.
+    ws.append(
+        "auth.log",
+        &[
+            "login failed for user b from 198.51.100.62".to_string(),
+            "login failed for user c from 198.51.100.63".to_string(),
+        ],
+    );
+    let daemon = Daemon::start(&ws, None);
+    wait_for(
+        "the two lines written while down",
+        Duration::from_secs(10),
+        || daemon.jail_status("app").total_failed == 2,
+    );
+    let st = daemon.jail_status("app");
+    assert_eq!(st.banned, vec!["198.51.100.60".to_string()], "ban restored");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        daemon.jail_status("app").total_failed,
+        2,
+        "nothing read twice"
+    );
+    wait_for(
+        "ban applied again by the action",
+        Duration::from_secs(10),
+        || actions(&ws).matches("ban 198.51.100.60 ").count() == 2,
+    );
+    // Unbanned by hand: gone for good, also after another restart.
+    assert_eq!(
+        daemon.ok(&["set", "app", "unbanip", "198.51.100.60"]),
+        "1\n"
+    );
+    daemon.stop();
+    let daemon = Daemon::start(&ws, None);
+    assert_eq!(daemon.jail_status("app").currently_banned, 0);
+}

@@ -33,6 +33,10 @@ struct Cli {
     /// Pid file (default: warden.conf's `pidfile`, else /run/warden/warden.pid).
     #[arg(short = 'p', long = "pidfile", global = true, value_name = "PATH")]
     pidfile: Option<PathBuf>,
+    /// Database of bans and log positions (default: warden.conf's `dbfile`, else
+    /// /var/lib/warden/warden.sqlite3; `:memory:` keeps nothing across restarts).
+    #[arg(long = "dbfile", global = true, value_name = "PATH")]
+    dbfile: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -135,7 +139,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     };
     match cli.command {
         Command::Server { foreground } => {
-            server::run(cli.config, cli.socket, cli.pidfile, foreground)
+            server::run(cli.config, cli.socket, cli.pidfile, cli.dbfile, foreground)
         }
         Command::Check { dump, json } => Ok(server::check(&cli.config, dump, json)),
         Command::Regex(args) => regex_cmd::run(&cli.config, args),

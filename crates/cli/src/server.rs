@@ -41,11 +41,13 @@ pub fn run(
     config: PathBuf,
     socket: Option<PathBuf>,
     pidfile: Option<PathBuf>,
+    dbfile: Option<PathBuf>,
     foreground: bool,
 ) -> anyhow::Result<i32> {
     let mut options = ServerOptions::new(config);
     options.socket = socket;
     options.pidfile = pidfile;
+    options.dbfile = dbfile;
     let server_cfg = warden_config::load(&options.config_dir)
         .ok()
         .map(|c| c.server);

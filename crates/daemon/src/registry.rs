@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::{Arc, RwLock};
 
-type LineSender = mpsc::Sender<Arc<Vec<String>>>;
+type LineSender = mpsc::Sender<Arc<LineBatch>>;
 
 /// Jails and line routes, shared by the control socket, the timer and the router.
 #[derive(Default)]
@@ -86,12 +86,21 @@ impl Registry {
 
     /// Hand a batch of lines to every jail reading its file.
     pub fn route(&self, batch: LineBatch) {
-        let lines = Arc::new(batch.lines);
+        let batch = Arc::new(batch);
         let routes = self.routes.read().unwrap_or_else(|p| p.into_inner());
         if let Some(list) = routes.get(&batch.path) {
             for (_, tx) in list {
-                let _ = tx.send(Arc::clone(&lines));
+                let _ = tx.send(Arc::clone(&batch));
             }
         }
+    }
+
+    /// Names of the jails reading `path`.
+    pub fn readers(&self, path: &std::path::Path) -> Vec<String> {
+        let routes = self.routes.read().unwrap_or_else(|p| p.into_inner());
+        routes
+            .get(path)
+            .map(|l| l.iter().map(|(n, _)| n.clone()).collect())
+            .unwrap_or_default()
     }
 }

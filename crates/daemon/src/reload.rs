@@ -84,6 +84,7 @@ pub async fn reload_with(server: &Arc<Server>, opts: &ReloadOptions) -> Result<S
     }
     started -= restarted;
     server.sync_watchers();
+    server.record_running_jails();
     Ok(format!(
         "{kept} unchanged, {restarted} restarted, {started} started, {stopped} stopped"
     ))

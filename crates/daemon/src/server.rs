@@ -6,6 +6,7 @@ use crate::control;
 use crate::jail::Jail;
 use crate::registry::Registry;
 use crate::sources::file::{self, LineBatch, StartAt, Watcher};
+use crate::store::{Store, Write};
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,10 @@ use warden_filter::Filter;
 pub const DEFAULT_SOCKET: &str = "/run/warden/warden.sock";
 /// Default pid file.
 pub const DEFAULT_PIDFILE: &str = "/run/warden/warden.pid";
+/// Default database.
+pub const DEFAULT_DBFILE: &str = "/var/lib/warden/warden.sqlite3";
+/// Default `dbpurgeage`: ban history older than this is purged (hourly).
+pub const DEFAULT_DBPURGEAGE: f64 = 86_400.0;
 
 /// How the server was asked to run.
 #[derive(Debug, Clone)]
@@ -28,6 +33,8 @@ pub struct ServerOptions {
     pub socket: Option<PathBuf>,
     /// Pid file (overrides the configuration).
     pub pidfile: Option<PathBuf>,
+    /// Database (overrides the configuration); `:memory:` keeps bans in memory only.
+    pub dbfile: Option<PathBuf>,
     /// Safety-net polling interval for log files.
     pub poll_interval: Duration,
 }
@@ -39,6 +46,7 @@ impl ServerOptions {
             config_dir: config_dir.into(),
             socket: None,
             pidfile: None,
+            dbfile: None,
             poll_interval: Duration::from_secs(1),
         }
     }
@@ -63,12 +71,43 @@ pub fn paths(opts: &ServerOptions, checked: Option<&Checked>) -> (PathBuf, PathB
     (socket, pidfile)
 }
 
+/// The database a server with `opts` and `checked` uses (same rule as [`paths`]: Fail2Ban's
+/// own database is never touched, its schema is not Warden's).
+pub fn dbfile(opts: &ServerOptions, checked: Option<&Checked>) -> PathBuf {
+    let own = opts.config_dir.join("warden.conf").exists();
+    opts.dbfile
+        .clone()
+        .or_else(|| {
+            checked
+                .filter(|_| own)
+                .and_then(|c| c.config.server.dbfile.clone())
+        })
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DBFILE))
+}
+
+fn open_store(path: &Path) -> Result<Option<Store>, StartError> {
+    let text = path.to_string_lossy();
+    if text.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    let store = if text == ":memory:" {
+        Store::in_memory()
+    } else {
+        Store::open(path)
+    };
+    store
+        .map(Some)
+        .map_err(|e| StartError::Io(format!("cannot open the database: {e}")))
+}
+
 /// The running server, shared by the control socket and signal handlers.
 pub struct Server {
     /// How it was started (reload reads the same tree).
     pub options: ServerOptions,
     /// Jails and routes.
     pub registry: Arc<Registry>,
+    /// Bans and log positions on disk (`None`: `dbfile = none`).
+    pub store: Option<Store>,
     expiry: ExpiryTimer,
     watchers: Mutex<HashMap<PathBuf, Watcher>>,
     line_tx: Mutex<mpsc::Sender<LineBatch>>,
@@ -82,11 +121,19 @@ impl Server {
         self.shutdown.notify_one();
     }
 
-    /// Start one jail with its compiled filter.
+    /// Start one jail with its compiled filter, restoring its stored bans.
     pub fn start_jail(&self, config: warden_config::JailConfig, filter: Filter) {
-        let jail = Jail::start(config, self.expiry.clone());
+        let jail = Jail::start(config, self.expiry.clone(), self.store.clone());
+        jail.restore_from_store();
         let lines = jail.spawn_filter_thread(filter);
         self.registry.insert(jail, lines);
+    }
+
+    /// Tell the store which jails run now.
+    pub fn record_running_jails(&self) {
+        if let Some(store) = &self.store {
+            store.submit_nowait(Write::RunningJails(self.registry.names()));
+        }
     }
 
     /// Stop and remove one jail: its bans are lifted and its actions stopped.
@@ -110,8 +157,9 @@ impl Server {
             if watchers.contains_key(&path) {
                 continue;
             }
-            match file::watch(
-                vec![path.clone()],
+            let saved = self.saved_position(&path);
+            match file::watch_from(
+                vec![(path.clone(), saved)],
                 StartAt::End,
                 self.options.poll_interval,
                 tx.clone(),
@@ -124,6 +172,18 @@ impl Server {
                 }
             }
         }
+    }
+
+    /// Where a jail reading `path` stopped last time, if the store knows.
+    fn saved_position(&self, path: &Path) -> Option<file::Checkpoint> {
+        let store = self.store.as_ref()?;
+        self.registry.readers(path).iter().find_map(|jail| {
+            store
+                .log_position(jail, path)
+                .ok()
+                .flatten()
+                .map(|p| p.checkpoint)
+        })
     }
 
     /// Lock held while a reload runs, so two reloads never interleave.
@@ -222,6 +282,13 @@ pub fn run(
         tracing::warn!("{w}");
     }
     let (socket, pidfile) = paths(&options, Some(&checked));
+    let store = match open_store(&dbfile(&options, Some(&checked))) {
+        Ok(s) => s,
+        Err(e) => {
+            ready(Err(e.to_string()));
+            return Err(e);
+        }
+    };
     let listener = match bind_socket(&socket) {
         Ok(l) => l,
         Err(e) => {
@@ -240,7 +307,7 @@ pub fn run(
         .enable_all()
         .build()
         .map_err(|e| StartError::Io(format!("cannot start the runtime: {e}")))?;
-    let result = runtime.block_on(serve(options, checked, listener, &socket, ready));
+    let result = runtime.block_on(serve(options, checked, store, listener, &socket, ready));
     let _ = std::fs::remove_file(&socket);
     let _ = std::fs::remove_file(&pidfile);
     result
@@ -249,6 +316,7 @@ pub fn run(
 async fn serve(
     options: ServerOptions,
     checked: Checked,
+    store: Option<Store>,
     listener: std::os::unix::net::UnixListener,
     socket: &Path,
     ready: Box<dyn FnOnce(Result<(), String>) + Send>,
@@ -261,6 +329,7 @@ async fn serve(
     let server = Arc::new(Server {
         options,
         registry: Arc::clone(&registry),
+        store,
         expiry,
         watchers: Mutex::new(HashMap::new()),
         line_tx: Mutex::new(line_tx),
@@ -283,6 +352,10 @@ async fn serve(
         })
         .map_err(|e| StartError::Io(format!("cannot start the line router: {e}")))?;
     server.sync_watchers();
+    server.record_running_jails();
+    if let Some(store) = server.store.clone() {
+        tokio::spawn(purge_hourly(store));
+    }
     tokio::spawn(control::serve(listener, Arc::clone(&server)));
     tokio::spawn(signals(Arc::clone(&server)));
     tracing::info!(socket = %socket.display(), jails = ?registry.names(), "Server ready");
@@ -296,6 +369,11 @@ async fn serve(
         .clear();
     for name in registry.names() {
         server.stop_jail(&name).await;
+    }
+    if let Some(store) = &server.store {
+        if let Err(e) = store.flush() {
+            tracing::error!(error = %e, "cannot flush the database");
+        }
     }
     tracing::info!("Exiting Warden");
     Ok(())
@@ -322,5 +400,17 @@ async fn signals(server: Arc<Server>) {
                 }
             }
         }
+    }
+}
+
+/// Fail2Ban's hourly purge of old ban history (`dbpurgeage`).
+async fn purge_hourly(store: Store) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        store.submit_nowait(Write::Purge {
+            now: crate::jail::now(),
+            age: DEFAULT_DBPURGEAGE,
+        });
     }
 }

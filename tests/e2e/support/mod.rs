@@ -168,6 +168,8 @@ impl Daemon {
             .arg(&socket)
             .arg("--pidfile")
             .arg(ws.path("warden.pid"))
+            .arg("--dbfile")
+            .arg(ws.path("warden.sqlite3"))
             .env("PATH", path)
             .env("WARDEN_LOG", "debug")
             .stdin(Stdio::null())

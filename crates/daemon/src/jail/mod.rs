@@ -2,13 +2,16 @@
 
 pub mod ignore;
 pub mod increment;
+mod sequencer;
 pub mod tracker;
 
 use crate::actions::{ActionRunner, Ticket};
 use crate::bans::ExpiryTimer;
 use crate::events;
+use crate::sources::file::LineBatch;
+use crate::store::{BanRecord, SavedPosition, Store, Write};
 use ignore::{canonical, IgnoreList};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -39,11 +42,33 @@ pub struct BanEntry {
 struct JailState {
     tracker: FailureTracker,
     total_failed: u64,
-    /// Bans in the order they were made.
-    banned: Vec<IpAddr>,
-    bans: HashMap<IpAddr, BanEntry>,
+    /// Bans in the order they were made (by sequence number), so that listing stays in ban
+    /// order and unbanning one of 100,000 is cheap.
+    order: BTreeMap<u64, IpAddr>,
+    bans: HashMap<IpAddr, (u64, BanEntry)>,
+    next_seq: u64,
     total_banned: u64,
     bancounts: HashMap<IpAddr, u32>,
+}
+
+impl JailState {
+    fn insert_ban(&mut self, ip: IpAddr, entry: BanEntry) {
+        self.next_seq += 1;
+        self.order.insert(self.next_seq, ip);
+        self.bans.insert(ip, (self.next_seq, entry));
+    }
+
+    fn remove_ban(&mut self, ip: &IpAddr) -> Option<BanEntry> {
+        let (seq, entry) = self.bans.remove(ip)?;
+        self.order.remove(&seq);
+        Some(entry)
+    }
+
+    fn entries(&self) -> impl Iterator<Item = &BanEntry> {
+        self.order
+            .values()
+            .filter_map(|ip| self.bans.get(ip).map(|(_, e)| e))
+    }
 }
 
 /// One jail.
@@ -57,6 +82,8 @@ pub struct Jail {
     ignore: IgnoreList,
     state: Mutex<JailState>,
     actions: Vec<ActionRunner>,
+    sequencer: sequencer::Sequencer,
+    store: Option<Store>,
     expiry: ExpiryTimer,
     dns: Mutex<HashMap<String, (Vec<IpAddr>, std::time::Instant)>>,
     increment: Option<increment::BanTimeIncrement>,
@@ -143,8 +170,9 @@ pub fn expand_logpaths(patterns: &[String]) -> Vec<PathBuf> {
 }
 
 impl Jail {
-    /// Create the jail and start its actions (`actionstart`). Needs a tokio runtime.
-    pub fn start(config: JailConfig, expiry: ExpiryTimer) -> Arc<Jail> {
+    /// Create the jail and start its actions (`actionstart`). Needs a tokio runtime. With a
+    /// store, every ban is committed to it before it is announced and carried out.
+    pub fn start(config: JailConfig, expiry: ExpiryTimer, store: Option<Store>) -> Arc<Jail> {
         let actions: Vec<ActionRunner> = config
             .actions
             .iter()
@@ -165,11 +193,14 @@ impl Jail {
                 )
                 .with_cap(tracking_cap(&config)),
                 total_failed: 0,
-                banned: Vec::new(),
+                order: BTreeMap::new(),
                 bans: HashMap::new(),
+                next_seq: 0,
                 total_banned: 0,
                 bancounts: HashMap::new(),
             }),
+            sequencer: sequencer::Sequencer::spawn(&config.name, actions.clone(), store.clone()),
+            store,
             actions,
             expiry,
             dns: Mutex::new(HashMap::new()),
@@ -189,23 +220,31 @@ impl Jail {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Start the thread that runs `filter` over the lines sent to the returned channel.
+    /// Start the thread that runs `filter` over the batches sent to the returned channel. After
+    /// each batch, where reading stands is saved (with a store) so a restart resumes there.
     pub fn spawn_filter_thread(
         self: &Arc<Self>,
         mut filter: Filter,
-    ) -> mpsc::Sender<Arc<Vec<String>>> {
-        let (tx, rx) = mpsc::channel::<Arc<Vec<String>>>();
+    ) -> mpsc::Sender<Arc<LineBatch>> {
+        let (tx, rx) = mpsc::channel::<Arc<LineBatch>>();
         let jail = Arc::clone(self);
         std::thread::Builder::new()
             .name(format!("filter-{}", self.name))
             .spawn(move || {
                 while let Ok(batch) = rx.recv() {
-                    for line in batch.iter() {
+                    for line in &batch.lines {
                         let t = now();
                         let result = filter.process_line(line, t);
                         for failure in result.failures {
                             jail.on_failure(failure, t);
                         }
+                    }
+                    if let (Some(store), Some(cp)) = (&jail.store, &batch.checkpoint) {
+                        store.submit_nowait(Write::LogPosition(SavedPosition {
+                            jail: jail.name.clone(),
+                            path: batch.path.clone(),
+                            checkpoint: cp.clone(),
+                        }));
                     }
                 }
             })
@@ -296,33 +335,38 @@ impl Jail {
         }
     }
 
-    /// Ban `ticket.ip` unless it is already banned. Returns whether a new ban was made.
+    /// Ban `ticket.ip` unless it is already banned. Returns whether a new ban was made. The ban
+    /// counts at once (status, timer); it is announced and carried out by the actions once the
+    /// store has committed it.
     pub fn ban(&self, mut ticket: Ticket) -> bool {
         let ip = ticket.ip;
+        if self.state().bans.contains_key(&ip) {
+            events::already_banned(&self.name, ip);
+            return false;
+        }
+        let earlier = self.earlier_bans(ip);
         let until;
         let t = {
             let mut st = self.state();
             if st.bans.contains_key(&ip) {
-                drop(st);
-                events::already_banned(&self.name, ip);
                 return false;
             }
             let count = st.bancounts.entry(ip).or_insert(0);
+            *count = (*count).max(earlier);
             if let Some(inc) = &self.increment {
                 ticket.bantime = inc.bantime(ticket.bantime, *count);
             }
             *count += 1;
             ticket.bancount = *count;
-            let start = now();
+            ticket.time = now();
             until = if ticket.bantime < 0 {
                 None
             } else {
-                Some(start + ticket.bantime as f64)
+                Some(ticket.time + ticket.bantime as f64)
             };
             let t = Arc::new(ticket);
             st.tracker.forget(&ip);
-            st.banned.push(ip);
-            st.bans.insert(
+            st.insert_ban(
                 ip,
                 BanEntry {
                     ticket: Arc::clone(&t),
@@ -332,14 +376,26 @@ impl Jail {
             st.total_banned += 1;
             t
         };
-        events::ban(&self.name, ip, t.bantime);
-        for a in &self.actions {
-            a.ban(Arc::clone(&t));
-        }
+        self.sequencer.ban(t);
         if let Some(until) = until {
             self.expiry.schedule(until, &self.name, ip);
         }
         true
+    }
+
+    /// How often `ip` was banned before, per the store (`bantime.increment` only).
+    fn earlier_bans(&self, ip: IpAddr) -> u32 {
+        let (Some(inc), Some(store)) = (&self.increment, &self.store) else {
+            return 0;
+        };
+        let jail = (!inc.overalljails).then_some(self.name.as_str());
+        match store.ban_count(ip, jail) {
+            Ok(c) => c.count,
+            Err(e) => {
+                tracing::error!(jail = %self.name, error = %e, "cannot read earlier bans");
+                0
+            }
+        }
     }
 
     /// Ban an address by hand (`set JAIL banip`).
@@ -357,29 +413,26 @@ impl Jail {
         })
     }
 
-    /// Lift the ban of `ip`. Returns whether it was banned.
+    /// Lift the ban of `ip` by hand (`unbanip`, `unban`): also forgotten by the store, so a
+    /// later ban starts `bantime.increment` afresh, as in Fail2Ban. Returns whether it was banned.
     pub fn unban(&self, ip: IpAddr) -> bool {
+        self.lift(ip, true)
+    }
+
+    fn lift(&self, ip: IpAddr, manual: bool) -> bool {
         let ip = canonical(ip);
-        let entry = {
-            let mut st = self.state();
-            let Some(entry) = st.bans.remove(&ip) else {
-                return false;
-            };
-            st.banned.retain(|b| *b != ip);
-            entry
+        let Some(entry) = self.state().remove_ban(&ip) else {
+            return false;
         };
-        events::unban(&self.name, ip);
-        for a in &self.actions {
-            a.unban(Arc::clone(&entry.ticket));
-        }
+        self.sequencer.unban(entry.ticket, manual);
         true
     }
 
     /// The ban timer fired for `ip` at `until`: unban if that ban is still the one in force.
     pub fn expire(&self, ip: IpAddr, until: f64) {
-        let current = self.state().bans.get(&ip).and_then(|e| e.until);
+        let current = self.state().bans.get(&ip).and_then(|(_, e)| e.until);
         if current == Some(until) {
-            self.unban(ip);
+            self.lift(ip, false);
         }
     }
 
@@ -390,11 +443,7 @@ impl Jail {
 
     /// The bans in force, in ban order.
     pub fn ban_entries(&self) -> Vec<BanEntry> {
-        let st = self.state();
-        st.banned
-            .iter()
-            .filter_map(|ip| st.bans.get(ip).cloned())
-            .collect()
+        self.state().entries().cloned().collect()
     }
 
     /// Take over a ban made elsewhere (the same jail before a restart, or storage at start-up):
@@ -410,13 +459,10 @@ impl Jail {
             if st.bans.contains_key(&ip) {
                 return;
             }
-            st.banned.push(ip);
             *st.bancounts.entry(ip).or_insert(0) = entry.ticket.bancount;
-            st.bans.insert(ip, entry.clone());
+            st.insert_ban(ip, entry.clone());
         }
-        for a in &self.actions {
-            a.reban(Arc::clone(&entry.ticket));
-        }
+        self.sequencer.reban(Arc::clone(&entry.ticket));
         if let Some(until) = entry.until {
             self.expiry.schedule(until, &self.name, ip);
         }
@@ -424,7 +470,39 @@ impl Jail {
 
     /// Banned addresses in ban order.
     pub fn banned(&self) -> Vec<IpAddr> {
-        self.state().banned.clone()
+        self.state().order.values().copied().collect()
+    }
+
+    /// Restore the bans the store holds for this jail (at start-up), skipping ignored
+    /// addresses. Returns how many were restored.
+    pub fn restore_from_store(&self) -> usize {
+        let Some(store) = &self.store else {
+            return 0;
+        };
+        let records = match store.current_bans(&self.name, now()) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(jail = %self.name, error = %e, "cannot read stored bans");
+                return 0;
+            }
+        };
+        let mut n = 0;
+        for r in records {
+            if let Some(reason) = self.ignore.reason(r.ip) {
+                events::ignored(&self.name, r.ip, reason);
+                continue;
+            }
+            let until = (r.bantime >= 0).then(|| r.timeofban + r.bantime as f64);
+            self.adopt(BanEntry {
+                ticket: Arc::new(ticket_from_record(&r)),
+                until,
+            });
+            n += 1;
+        }
+        if n > 0 {
+            tracing::info!(jail = %self.name, "[{}] Restored {n} ban(s)", self.name);
+        }
+        n
     }
 
     /// The counters `status JAIL` shows.
@@ -439,23 +517,72 @@ impl Jail {
             currently_banned: st.bans.len() as u64,
             evicted: st.tracker.evicted(),
             total_banned: st.total_banned,
-            banned: st.banned.iter().map(|ip| ip.to_string()).collect(),
+            banned: st.order.values().map(|ip| ip.to_string()).collect(),
         }
     }
 
     /// Stop the actions: bans are lifted (flush or unban) and `actionstop` runs.
     pub async fn stop(&self) {
-        let banned: Vec<Arc<Ticket>> = {
-            let st = self.state();
-            st.banned
-                .iter()
-                .filter_map(|ip| st.bans.get(ip))
-                .map(|e| Arc::clone(&e.ticket))
-                .collect()
-        };
+        // Whatever is still on its way to the actions gets there first.
+        self.sequencer.drain().await;
+        let banned: Vec<Arc<Ticket>> = self
+            .state()
+            .entries()
+            .map(|e| Arc::clone(&e.ticket))
+            .collect();
         for a in &self.actions {
             a.stop(banned.clone()).await;
         }
         events::jail_stopped(&self.name);
+    }
+}
+
+/// A ticket for a ban read back from the store.
+fn ticket_from_record(r: &BanRecord) -> Ticket {
+    let data = &r.data;
+    let matches = data["matches"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let fields = data
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter(|(k, _)| *k != "matches" && *k != "failures")
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ticket {
+        ip: r.ip,
+        time: r.timeofban,
+        failures: data["failures"].as_u64().unwrap_or(0) as u32,
+        matches,
+        fields,
+        bantime: r.bantime,
+        bancount: r.bancount,
+        restored: true,
+    }
+}
+
+/// The store's record of a new ban.
+fn record_from_ticket(jail: &str, t: &Ticket) -> BanRecord {
+    let mut data = serde_json::Map::new();
+    data.insert("matches".into(), serde_json::json!(t.matches));
+    data.insert("failures".into(), serde_json::json!(t.failures));
+    for (k, v) in &t.fields {
+        data.insert(k.clone(), serde_json::json!(v));
+    }
+    BanRecord {
+        jail: jail.to_string(),
+        ip: t.ip,
+        timeofban: t.time,
+        bantime: t.bantime,
+        bancount: t.bancount,
+        data: serde_json::Value::Object(data),
     }
 }

@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 
 pub use fingerprint::{Fingerprint, FINGERPRINT_MAX};
 pub use reader::{MAX_LINE, TRUNCATION_MARKER};
-pub use watcher::{watch, Watcher};
+pub use watcher::{watch, watch_from, Watcher};
 
 use fingerprint::{head_is_complete, read_head};
 use reader::{last_line_end, Budget, Ident, Reader, CHUNK};
@@ -419,4 +419,6 @@ pub struct LineBatch {
     pub path: PathBuf,
     /// Lines in order.
     pub lines: Vec<String>,
+    /// Where reading stands after these lines (what to save to resume after a restart).
+    pub checkpoint: Option<Checkpoint>,
 }

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
 
 use super::reader::Ident;
-use super::{FileTail, LineBatch, StartAt};
+use super::{Checkpoint, FileTail, LineBatch, StartAt};
 
 /// Handle to a watcher thread; dropping it stops the thread.
 pub struct Watcher {
@@ -92,10 +92,30 @@ pub fn watch(
     poll_interval: Duration,
     tx: Sender<LineBatch>,
 ) -> io::Result<Watcher> {
+    watch_from(
+        paths.into_iter().map(|p| (p, None)).collect(),
+        start,
+        poll_interval,
+        tx,
+    )
+}
+
+/// [`watch`], resuming each path whose saved [`Checkpoint`] is given where it stopped
+/// ([`FileTail::open_at`]); paths without one start as `start` says.
+pub fn watch_from(
+    paths: Vec<(PathBuf, Option<Checkpoint>)>,
+    start: StartAt,
+    poll_interval: Duration,
+    tx: Sender<LineBatch>,
+) -> io::Result<Watcher> {
     let tails = paths
         .into_iter()
-        .map(|path| {
-            let tail = FileTail::open(&path, start).unwrap_or_else(|e| {
+        .map(|(path, saved)| {
+            let opened = match &saved {
+                Some(cp) => FileTail::open_at(&path, cp),
+                None => FileTail::open(&path, start),
+            };
+            let tail = opened.unwrap_or_else(|e| {
                 tracing::warn!(path = %path.display(), error = %e, "Cannot open log file; will retry.");
                 FileTail::deferred(&path, start)
             });
@@ -280,6 +300,7 @@ impl Follower {
         let batch = LineBatch {
             path: followed.tail.path().to_path_buf(),
             lines,
+            checkpoint: followed.tail.checkpoint(),
         };
         self.tx.send(batch).is_ok()
     }
