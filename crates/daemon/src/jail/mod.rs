@@ -492,7 +492,7 @@ impl Jail {
                 events::ignored(&self.name, r.ip, reason);
                 continue;
             }
-            let until = (r.bantime >= 0).then(|| r.timeofban + r.bantime as f64);
+            let until = (r.bantime >= 0).then_some(r.timeofban + r.bantime as f64);
             self.adopt(BanEntry {
                 ticket: Arc::new(ticket_from_record(&r)),
                 until,
