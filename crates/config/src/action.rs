@@ -17,8 +17,9 @@ use crate::overlay::{Loader, Tree};
 use crate::tags;
 use crate::{ActionConfig, Location};
 
-/// The `[Definition]` options Fail2Ban's `ActionReader` reads eagerly.
-pub(crate) const ACTION_KEYS: &[&str] = &[
+/// The `[Definition]` options Fail2Ban's `ActionReader` reads eagerly: the action's methods
+/// (commands and their flags), the properties a jail sends to its action as commands.
+pub const ACTION_KEYS: &[&str] = &[
     "actionstart",
     "actionstart_on_demand",
     "actionstop",
@@ -192,6 +193,9 @@ pub(crate) fn resolve(loader: &mut Loader, req: &ActionRequest<'_>) -> Option<Ac
             }
         }
     }
+    if !init.contains_key("timeout") {
+        ignore_definition_timeout(loader, &tree, req, &mut props);
+    }
     props.extend(init);
 
     let mut family_properties: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
@@ -236,6 +240,30 @@ pub(crate) fn resolve(loader: &mut Loader, req: &ActionRequest<'_>) -> Option<Ac
     Some(action)
 }
 
+/// Fail2Ban 1.0.2 reads only the action methods from `[Definition]` and sends `[Init]` values
+/// and jail parameters as they are, so a `timeout` set in `[Definition]` never reaches the
+/// action: commands run with the default 60 seconds, and `<timeout>` is 60.
+fn ignore_definition_timeout(
+    loader: &mut Loader,
+    tree: &Tree,
+    req: &ActionRequest<'_>,
+    props: &mut BTreeMap<String, String>,
+) {
+    if let Some(v) = tree.raw("Definition", "timeout") {
+        loader.diags.push(warning(
+            v.loc.clone(),
+            Some("Definition"),
+            Some("timeout"),
+            format!(
+                "action {:?}: timeout in [Definition] is ignored (as by Fail2Ban); 60 seconds are used. \
+                 Set it in [Init] or as a jail parameter: action = {}[timeout={}]",
+                req.name, req.name, v.text
+            ),
+        ));
+    }
+    props.insert("timeout".into(), "60".into());
+}
+
 fn loc_of(tree: &Tree, key: &str, req: &ActionRequest<'_>) -> Location {
     tree.raw("Definition", key)
         .or_else(|| tree.raw("Init", key))
@@ -274,6 +302,10 @@ pub(crate) fn render(action: &ActionConfig, key: &str, family: &str) -> Option<S
         .and_then(|f| f.get(key))
         .or_else(|| action.properties.get(key))?;
     let lookup = |name: &str| {
+        // Fail2Ban's actions hold `timeout` in seconds (`str2seconds` when it is set).
+        if name == "timeout" {
+            return Some(timeout(action).to_string());
+        }
         fam.and_then(|f| f.get(name))
             .or_else(|| action.properties.get(name))
             .cloned()

@@ -306,6 +306,9 @@ fn resolve_jail(loader: &mut Loader, ctx: &JailCtx<'_>) -> Option<JailConfig> {
         }
     }
 
+    let logpaths = opts
+        .get("logpath")
+        .map_or_else(Vec::new, |l| split_logpath(l));
     let jail = JailConfig {
         name: ctx.name.to_string(),
         location: if ctx.tree.has_own(ctx.name, "enabled") {
@@ -319,16 +322,8 @@ fn resolve_jail(loader: &mut Loader, ctx: &JailCtx<'_>) -> Option<JailConfig> {
         },
         filter,
         actions,
-        logpath: opts
-            .get("logpath")
-            .map(|l| {
-                l.split('\n')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default(),
+        logpath: logpaths.iter().map(|(p, _)| p.clone()).collect(),
+        logpath_tail: logpaths.iter().map(|(_, tail)| *tail).collect(),
         backend: backend.clone(),
         bantime: duration(loader, ctx, &opts, "bantime", 600),
         findtime: duration(loader, ctx, &opts, "findtime", 600),
@@ -365,6 +360,25 @@ fn resolve_jail(loader: &mut Loader, ctx: &JailCtx<'_>) -> Option<JailConfig> {
         return None;
     }
     Some(jail)
+}
+
+/// `logpath` lines into (path, read from the end). As Fail2Ban's `JailReader` does, a last
+/// word `tail` or `head` (any case) after a space is the starting position, not part of the path.
+fn split_logpath(value: &str) -> Vec<(String, bool)> {
+    value
+        .split('\n')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|line| match line.rsplit_once(' ') {
+            Some((path, pos)) if pos.eq_ignore_ascii_case("tail") => {
+                (path.trim_end().to_string(), true)
+            }
+            Some((path, pos)) if pos.eq_ignore_ascii_case("head") => {
+                (path.trim_end().to_string(), false)
+            }
+            _ => (line.to_string(), false),
+        })
+        .collect()
 }
 
 fn validate(

@@ -52,6 +52,7 @@ mod standalone;
 mod tags;
 
 pub use action::is_dynamic_tag;
+pub use action::ACTION_KEYS as ACTION_METHODS;
 pub use standalone::load_filter;
 
 use std::collections::BTreeMap;
@@ -118,6 +119,10 @@ pub struct ServerConfig {
     pub loglevel: Option<String>,
     /// Log target, if configured.
     pub logtarget: Option<String>,
+    /// `dbpurgeage` in seconds (how long bans stay in the database), if configured.
+    pub dbpurgeage: Option<i64>,
+    /// `dbmaxmatches` (log lines kept per ban in the database), if configured.
+    pub dbmaxmatches: Option<u32>,
 }
 
 /// A filter, resolved: interpolation done, `<tags>` of the filter's own options substituted,
@@ -182,8 +187,11 @@ pub struct JailConfig {
     pub filter: FilterConfig,
     /// Actions, in order.
     pub actions: Vec<ActionConfig>,
-    /// `logpath` entries (globs allowed), as written.
+    /// `logpath` entries (globs allowed), as written without a trailing `head`/`tail` word.
     pub logpath: Vec<String>,
+    /// One per `logpath` entry: `true` when it was written `PATH tail` (start reading a file at
+    /// its end rather than its beginning, when no saved position says otherwise).
+    pub logpath_tail: Vec<bool>,
     /// `backend`.
     pub backend: String,
     /// `bantime` in seconds; negative means forever.

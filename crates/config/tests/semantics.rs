@@ -207,7 +207,7 @@ fn render_leaves_dynamic_and_unknown_tags_and_survives_cycles() {
     write(
         root,
         "action.d/loop.conf",
-        "[Definition]\nactionban = <a> <ip> <F-USER> <br> <nope> <bantime>\na = <b>\nb = <a>\ntimeout = 2m\n",
+        "[Definition]\nactionban = <a> <ip> <F-USER> <br> <nope> <bantime>\na = <b>\nb = <a>\n[Init]\ntimeout = 2m\n",
     );
     let c = load_ok(root);
     let a = &c.jails[0].actions[0];
@@ -308,5 +308,75 @@ fn python_actions_are_skipped_with_a_warning() {
         c.warnings.iter().any(|w| w.message.contains("smtp.py")),
         "{:?}",
         c.warnings
+    );
+}
+
+/// Fail2Ban's `JailReader` reads a last word `head` or `tail` as where to start reading, so
+/// `logpath = /var/log/x.log tail` names `/var/log/x.log`.
+#[test]
+fn logpath_head_and_tail_words_are_start_positions() {
+    let dir = empty();
+    let root = dir.path();
+    minimal(
+        root,
+        "[demo]\nenabled = true\nfilter = demo\naction = echo\n\
+         logpath = /l/a.log\n          /l/b.log tail\n          /l/*.log HEAD\n",
+    );
+    let c = load_ok(root);
+    assert_eq!(c.jails[0].logpath, ["/l/a.log", "/l/b.log", "/l/*.log"]);
+    assert_eq!(c.jails[0].logpath_tail, [false, true, false]);
+}
+
+#[test]
+fn database_options_are_typed_and_checked() {
+    let dir = empty();
+    let root = dir.path();
+    write(
+        root,
+        "fail2ban.conf",
+        "[Definition]\ndbpurgeage = 1d\ndbmaxmatches = 10\n",
+    );
+    write(root, "fail2ban.local", "[Definition]\ndbpurgeage = 2d12h\n");
+    write(root, "jail.conf", "[DEFAULT]\n");
+    let c = load_ok(root);
+    assert_eq!(c.server.dbpurgeage, Some(2 * 86400 + 12 * 3600));
+    assert_eq!(c.server.dbmaxmatches, Some(10));
+    write(
+        root,
+        "fail2ban.local",
+        "[Definition]\ndbpurgeage = soon\ndbmaxmatches = -1\n",
+    );
+    let errors = load_err(root);
+    let keys: Vec<_> = errors.iter().filter_map(|e| e.key.as_deref()).collect();
+    assert_eq!(keys, ["dbpurgeage", "dbmaxmatches"], "{}", render(&errors));
+}
+
+/// Fail2Ban 1.0.2 sends an action only its methods from `[Definition]` plus its `[Init]` values
+/// and jail parameters: a `timeout` in `[Definition]` is not used.
+#[test]
+fn action_timeout_comes_from_init_or_parameters_not_definition() {
+    let dir = empty();
+    let root = dir.path();
+    minimal(
+        root,
+        "[demo]\nenabled = true\nfilter = demo\nlogpath = /l\naction = slow\n         slow[name=b, timeout=5]\n         echo[timeout=1m30s]\n",
+    );
+    write(
+        root,
+        "action.d/slow.conf",
+        "[Definition]\nactionban = sleep <timeout>\ntimeout = 2m\n",
+    );
+    let c = load_ok(root);
+    let a = &c.jails[0].actions;
+    assert_eq!(a[0].timeout(), 60);
+    assert_eq!(a[0].render("actionban", "inet4").unwrap(), "sleep 60");
+    assert_eq!(a[1].timeout(), 5);
+    assert_eq!(a[2].timeout(), 90);
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.key.as_deref() == Some("timeout") && w.message.contains("[Init]")),
+        "{}",
+        render(&c.warnings)
     );
 }
