@@ -5,3 +5,4 @@
 //!   is given and sends [`file::LineBatch`]es.
 
 pub mod file;
+pub mod journal;

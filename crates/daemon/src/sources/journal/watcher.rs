@@ -1,0 +1,145 @@
+//! One thread following one journal.
+
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::{JournalBatch, JournalReader, JournalSpec};
+
+/// Most entries in one [`JournalBatch`]: bounds memory and the delay before the first of a
+/// large backlog reaches the jail.
+pub const MAX_BATCH: usize = 256;
+
+/// The journal is read at least this often even without a change event.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Handle to a journal thread; dropping it stops the thread.
+pub struct JournalWatcher {
+    stop: Arc<AtomicBool>,
+    waker: UnixStream,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl JournalWatcher {
+    /// Stop the thread and wait for it to end (as dropping does).
+    pub fn stop(self) {}
+}
+
+impl Drop for JournalWatcher {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = (&self.waker).write(&[1]);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Follow the journal described by `spec` on a new thread, sending every matching entry once,
+/// in order, in [`JournalBatch`]es to `tx`.
+///
+/// Returns once the journal is open and positioned, so that entries appended after this call
+/// returns are delivered even with [`super::Start::Tail`]; errors opening or positioning it
+/// (bad files, bad `journalmatch`, unparsable cursor) are returned here. The thread ends when
+/// the watcher is dropped or `tx`'s receiver is gone.
+pub fn watch_journal(spec: JournalSpec, tx: Sender<JournalBatch>) -> io::Result<JournalWatcher> {
+    let (waker, wake_rx) = UnixStream::pair()?;
+    wake_rx.set_nonblocking(true)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ready_tx, ready_rx) = mpsc::sync_channel(1);
+    let thread_stop = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name("journal".into())
+        .spawn(move || {
+            let reader = match JournalReader::open(&spec) {
+                Ok(reader) => {
+                    let _ = ready_tx.send(Ok(()));
+                    reader
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            follow(reader, &tx, &thread_stop, &wake_rx);
+        })?;
+    let watcher = JournalWatcher {
+        stop,
+        waker,
+        thread: Some(thread),
+    };
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok(watcher),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(io::Error::other("journal thread ended while opening")),
+    }
+}
+
+fn follow(
+    mut reader: JournalReader,
+    tx: &Sender<JournalBatch>,
+    stop: &AtomicBool,
+    wake: &UnixStream,
+) {
+    let mut reported_error = false;
+    while !stop.load(Ordering::SeqCst) {
+        let mut entries = Vec::new();
+        let full = match reader.read(MAX_BATCH, &mut entries) {
+            Ok(n) => {
+                reported_error = false;
+                n == MAX_BATCH
+            }
+            Err(e) => {
+                if !reported_error {
+                    tracing::warn!(error = %e, "Error reading the journal; retrying.");
+                    reported_error = true;
+                }
+                false
+            }
+        };
+        if !entries.is_empty() && tx.send(JournalBatch { entries }).is_err() {
+            return;
+        }
+        if full {
+            continue;
+        }
+        wait(&mut reader, wake);
+        if let Err(e) = reader.process() {
+            tracing::debug!(error = %e, "sd_journal_process failed.");
+        }
+    }
+}
+
+/// Sleep until the journal changes, the watcher is dropped, sd-journal's own timeout, or
+/// [`POLL_INTERVAL`], whichever comes first.
+fn wait(reader: &mut JournalReader, wake: &UnixStream) {
+    let journal = reader.journal();
+    let mut timeout = POLL_INTERVAL;
+    if let Ok(Some(t)) = journal.timeout() {
+        timeout = timeout.min(t);
+    }
+    let mut fds = vec![libc::pollfd {
+        fd: wake.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    }];
+    if let (Ok(fd), Ok(events)) = (journal.fd(), journal.events()) {
+        fds.push(libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        });
+    }
+    let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as i32;
+    // SAFETY: `fds` is a valid array of `fds.len()` pollfds for the duration of the call.
+    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+    if fds[0].revents != 0 {
+        let mut buf = [0u8; 16];
+        while matches!((&*wake).read(&mut buf), Ok(n) if n > 0) {}
+    }
+}
