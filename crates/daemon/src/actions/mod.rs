@@ -5,6 +5,7 @@
 //! still happen in the order they were decided.
 
 pub mod exec;
+pub mod native;
 pub mod render;
 
 use crate::events;
@@ -148,21 +149,74 @@ enum Job {
 #[derive(Clone)]
 pub struct ActionRunner {
     name: String,
-    tx: mpsc::UnboundedSender<Job>,
+    queue: Queue,
+}
+
+#[derive(Clone)]
+enum Queue {
+    Commands(mpsc::UnboundedSender<Job>),
+    Native(mpsc::UnboundedSender<native::NativeJob>),
 }
 
 impl ActionRunner {
-    /// Start the worker task for `config` in `jail` (on the current tokio runtime).
+    /// Start the worker task for `config` in `jail` (on the current tokio runtime): in-process
+    /// on a kernel set for the nftables actions (see [`native`]), else running the action's
+    /// shell commands.
     pub fn spawn(jail: &str, config: ActionConfig) -> ActionRunner {
-        let (tx, rx) = mpsc::unbounded_channel();
         let name = config.name.clone();
+        if native::native_kind(&config).is_some() {
+            match (native::nftables(), native::jail_rule(&config)) {
+                (Ok(fw), Ok(rule)) => {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    tokio::spawn(native::run(jail.to_string(), name.clone(), fw, rule, rx));
+                    return ActionRunner {
+                        name,
+                        queue: Queue::Native(tx),
+                    };
+                }
+                (Err(e), _) | (_, Err(e)) => tracing::warn!(
+                    jail,
+                    action = %name,
+                    "[{jail}] native nftables unavailable for {name} ({e}); running its commands instead"
+                ),
+            }
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
         let worker = Worker {
             jail: jail.to_string(),
             config,
             started: BTreeSet::new(),
         };
         tokio::spawn(worker.run(rx));
-        ActionRunner { name, tx }
+        ActionRunner {
+            name,
+            queue: Queue::Commands(tx),
+        }
+    }
+
+    fn send(&self, job: Job) {
+        match &self.queue {
+            Queue::Commands(tx) => {
+                let _ = tx.send(job);
+            }
+            Queue::Native(tx) => {
+                let native = match job {
+                    Job::Start => native::NativeJob::Start,
+                    Job::Ban(t) | Job::Reban(t) | Job::Prolong(t) => native::NativeJob::Add(t),
+                    Job::Unban(t) => native::NativeJob::Remove(t),
+                    Job::Stop { done, .. } => native::NativeJob::Stop(done),
+                };
+                let _ = tx.send(native);
+            }
+        }
+    }
+
+    /// Make the kernel hold exactly `bans` (native actions; start-up after restoring bans).
+    /// Command actions have nothing to reconcile.
+    pub fn reconcile(&self, bans: Vec<Arc<Ticket>>) {
+        if let Queue::Native(tx) = &self.queue {
+            let _ = tx.send(native::NativeJob::Reconcile(bans));
+        }
     }
 
     /// The action's name.
@@ -173,35 +227,34 @@ impl ActionRunner {
     /// The jail starts: run `actionstart` now, unless the action starts on demand (see
     /// [`starts_on_demand`]), in which case each family starts with its first ban.
     pub fn start(&self) {
-        let _ = self.tx.send(Job::Start);
+        self.send(Job::Start);
     }
 
     /// Queue a ban.
     pub fn ban(&self, t: Arc<Ticket>) {
-        let _ = self.tx.send(Job::Ban(t));
+        self.send(Job::Ban(t));
     }
 
     /// Queue a prolongation (`actionprolong`, when the action has one).
     pub fn prolong(&self, t: Arc<Ticket>) {
-        let _ = self.tx.send(Job::Prolong(t));
+        self.send(Job::Prolong(t));
     }
 
     /// Queue a re-ban (`actionreban`, else `actionban`).
     pub fn reban(&self, t: Arc<Ticket>) {
-        let _ = self.tx.send(Job::Reban(t));
+        self.send(Job::Reban(t));
     }
 
     /// Queue an unban.
     pub fn unban(&self, t: Arc<Ticket>) {
-        let _ = self.tx.send(Job::Unban(t));
+        self.send(Job::Unban(t));
     }
 
     /// Remove `banned` and stop; resolves when the action has finished.
     pub async fn stop(&self, banned: Vec<Arc<Ticket>>) {
         let (done, wait) = oneshot::channel();
-        if self.tx.send(Job::Stop { banned, done }).is_ok() {
-            let _ = wait.await;
-        }
+        self.send(Job::Stop { banned, done });
+        let _ = wait.await;
     }
 }
 

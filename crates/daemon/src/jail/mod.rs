@@ -502,6 +502,15 @@ impl Jail {
         if n > 0 {
             tracing::info!(jail = %self.name, "[{}] Restored {n} ban(s)", self.name);
         }
+        // Kernel sets may still hold bans from before a crash: make them match exactly.
+        let tickets: Vec<Arc<Ticket>> = self
+            .state()
+            .entries()
+            .map(|e| Arc::clone(&e.ticket))
+            .collect();
+        for a in &self.actions {
+            a.reconcile(tickets.clone());
+        }
         n
     }
 
