@@ -41,6 +41,8 @@ mod action;
 mod diag;
 mod duration;
 mod filter;
+#[doc(hidden)]
+pub mod fuzzing;
 mod ignoreip;
 mod ini;
 mod interp;
