@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use warden_daemon::sources::journal::{
     watch_journal, JournalBatch, JournalEntry, JournalReader, JournalSource, JournalSpec, Start,
+    MAX_BATCH,
 };
 
 /// 2023-11-14 22:13:20 UTC, in microseconds.
@@ -338,6 +339,30 @@ fn start_at_a_time_reads_from_there_and_then_follows() {
     let _watcher = watch_journal(at(T0 + 100 * SEC), tx).unwrap();
     append_journal(&path, &[sshd(T0 + 30 * SEC, "appended")]);
     assert_eq!(messages(&receive(&rx, 1)), ["appended"]);
+}
+
+#[test]
+fn a_backlog_comes_in_bounded_batches_and_the_last_says_caught_up() {
+    let (_dir, path) = temp_journal();
+    let n = MAX_BATCH + 10;
+    let backlog: Vec<Entry> = (0..n as u64)
+        .map(|i| sshd(T0 + i * SEC, &format!("{i}")))
+        .collect();
+    append_journal(&path, &backlog);
+    let (tx, rx) = mpsc::channel();
+    let watcher = watch_journal(spec(files(&path), "", Start::Time(T0 as f64 / 1e6)), tx).unwrap();
+    assert!(watcher.wait_caught_up(Duration::from_secs(5)));
+    let batches: Vec<JournalBatch> = rx.try_iter().collect();
+    let sizes: Vec<(usize, bool)> = batches
+        .iter()
+        .map(|b| (b.entries.len(), b.caught_up))
+        .collect();
+    assert_eq!(sizes, [(MAX_BATCH, false), (10, true)]);
+    let all: Vec<JournalEntry> = batches.into_iter().flat_map(|b| b.entries).collect();
+    assert!(messages(&all)
+        .iter()
+        .enumerate()
+        .all(|(i, m)| *m == i.to_string()));
 }
 
 #[test]

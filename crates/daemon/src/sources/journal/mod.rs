@@ -78,4 +78,8 @@ pub struct JournalEntry {
 pub struct JournalBatch {
     /// At most [`MAX_BATCH`] entries.
     pub entries: Vec<JournalEntry>,
+    /// The last entry is the last one the journal has now. Fail2Ban leaves its start-up phase
+    /// ("in operation", where entries older than findtime were skipped and odd times are taken
+    /// as now) when it first reaches the end; see also [`JournalWatcher::wait_caught_up`].
+    pub caught_up: bool,
 }

@@ -5,9 +5,9 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{JournalBatch, JournalReader, JournalSpec};
 
@@ -20,19 +20,61 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Handle to a journal thread; dropping it stops the thread.
 pub struct JournalWatcher {
-    stop: Arc<AtomicBool>,
+    shared: Arc<Shared>,
     waker: UnixStream,
     thread: Option<JoinHandle<()>>,
 }
 
+#[derive(Default)]
+struct Shared {
+    stop: AtomicBool,
+    state: Mutex<ThreadState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct ThreadState {
+    caught_up: bool,
+    ended: bool,
+}
+
+impl Shared {
+    fn update(&self, f: impl FnOnce(&mut ThreadState)) {
+        if let Ok(mut state) = self.state.lock() {
+            f(&mut state);
+            self.changed.notify_all();
+        }
+    }
+}
+
 impl JournalWatcher {
+    /// Wait until the entries that were in the journal at the start have all been sent.
+    /// Returns `false` on timeout or if the thread has ended.
+    pub fn wait_caught_up(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let Ok(mut state) = self.shared.state.lock() else {
+            return false;
+        };
+        while !state.caught_up && !state.ended {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            state = match self.shared.changed.wait_timeout(state, left) {
+                Ok((state, _)) => state,
+                Err(_) => return false,
+            };
+        }
+        state.caught_up
+    }
+
     /// Stop the thread and wait for it to end (as dropping does).
     pub fn stop(self) {}
 }
 
 impl Drop for JournalWatcher {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.shared.stop.store(true, Ordering::SeqCst);
         let _ = (&self.waker).write(&[1]);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -49,10 +91,11 @@ impl Drop for JournalWatcher {
 /// the watcher is dropped or `tx`'s receiver is gone.
 pub fn watch_journal(spec: JournalSpec, tx: Sender<JournalBatch>) -> io::Result<JournalWatcher> {
     let (waker, wake_rx) = UnixStream::pair()?;
+    waker.set_nonblocking(true)?;
     wake_rx.set_nonblocking(true)?;
-    let stop = Arc::new(AtomicBool::new(false));
+    let shared = Arc::new(Shared::default());
     let (ready_tx, ready_rx) = mpsc::sync_channel(1);
-    let thread_stop = stop.clone();
+    let thread_shared = shared.clone();
     let thread = std::thread::Builder::new()
         .name("journal".into())
         .spawn(move || {
@@ -66,10 +109,11 @@ pub fn watch_journal(spec: JournalSpec, tx: Sender<JournalBatch>) -> io::Result<
                     return;
                 }
             };
-            follow(reader, &tx, &thread_stop, &wake_rx);
+            follow(reader, &tx, &thread_shared, &wake_rx);
+            thread_shared.update(|s| s.ended = true);
         })?;
     let watcher = JournalWatcher {
-        stop,
+        shared,
         waker,
         thread: Some(thread),
     };
@@ -83,27 +127,32 @@ pub fn watch_journal(spec: JournalSpec, tx: Sender<JournalBatch>) -> io::Result<
 fn follow(
     mut reader: JournalReader,
     tx: &Sender<JournalBatch>,
-    stop: &AtomicBool,
+    shared: &Shared,
     wake: &UnixStream,
 ) {
     let mut reported_error = false;
-    while !stop.load(Ordering::SeqCst) {
+    let mut caught_up_once = false;
+    while !shared.stop.load(Ordering::SeqCst) {
         let mut entries = Vec::new();
-        let full = match reader.read(MAX_BATCH, &mut entries) {
+        let (full, caught_up) = match reader.read(MAX_BATCH, &mut entries) {
             Ok(n) => {
                 reported_error = false;
-                n == MAX_BATCH
+                (n == MAX_BATCH, n < MAX_BATCH)
             }
             Err(e) => {
                 if !reported_error {
                     tracing::warn!(error = %e, "Error reading the journal; retrying.");
                     reported_error = true;
                 }
-                false
+                (false, false)
             }
         };
-        if !entries.is_empty() && tx.send(JournalBatch { entries }).is_err() {
+        if !entries.is_empty() && tx.send(JournalBatch { entries, caught_up }).is_err() {
             return;
+        }
+        if caught_up && !caught_up_once {
+            caught_up_once = true;
+            shared.update(|s| s.caught_up = true);
         }
         if full {
             continue;
