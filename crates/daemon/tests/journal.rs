@@ -422,6 +422,37 @@ fn tail_of_a_journal_without_matching_entries_reads_every_later_one() {
 }
 
 #[test]
+fn rotation_and_removal_in_a_directory_neither_repeat_nor_skip() {
+    let (dir, path) = temp_journal();
+    append_journal(&path, &[sshd(T0, "old")]);
+    let (tx, rx) = mpsc::channel();
+    let _watcher = watch_journal(
+        spec(
+            JournalSource::Directory(dir.path().to_owned()),
+            "",
+            Start::Tail,
+        ),
+        tx,
+    )
+    .unwrap();
+    append_journal(&path, &[sshd(T0 + SEC, "1")]);
+    assert_eq!(messages(&receive(&rx, 1)), ["1"]);
+    // Rotated as journald does (renamed aside, a new file started later).
+    let rotated = |n: u32| {
+        dir.path()
+            .join(format!("remote@{n:032x}-0000000000000001.journal"))
+    };
+    std::fs::rename(&path, rotated(1)).unwrap();
+    append_journal(&path, &[sshd(T0 + 2 * SEC, "2")]);
+    assert_eq!(messages(&receive(&rx, 1)), ["2"]);
+    // Rotated, and the rotated file vacuumed, while reading stands on its last entry.
+    std::fs::rename(&path, rotated(2)).unwrap();
+    std::fs::remove_file(rotated(2)).unwrap();
+    append_journal(&path, &[sshd(T0 + 3 * SEC, "3"), sshd(T0 + 4 * SEC, "4")]);
+    assert_eq!(messages(&receive(&rx, 2)), ["3", "4"]);
+}
+
+#[test]
 fn resuming_from_a_cursor_delivers_each_entry_once() {
     let (_dir, path) = temp_journal();
     append_journal(
