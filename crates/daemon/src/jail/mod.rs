@@ -231,20 +231,18 @@ impl Jail {
         std::thread::Builder::new()
             .name(format!("filter-{}", self.name))
             .spawn(move || {
+                let mut found = Vec::new();
                 while let Ok(batch) = rx.recv() {
                     for line in &batch.lines {
                         let t = now();
                         let result = filter.process_line(line, t);
                         for failure in result.failures {
-                            jail.on_failure(failure, t);
+                            jail.on_failure(failure, t, &mut found);
                         }
                     }
-                    if let (Some(store), Some(cp)) = (&jail.store, &batch.checkpoint) {
-                        store.submit_nowait(Write::LogPosition(SavedPosition {
-                            jail: jail.name.clone(),
-                            path: batch.path.clone(),
-                            checkpoint: cp.clone(),
-                        }));
+                    jail.commit_position(&batch);
+                    for (ip, time) in found.drain(..) {
+                        events::found(&jail.name, ip, time);
                     }
                 }
             })
@@ -254,7 +252,12 @@ impl Jail {
 
     /// Count a failure found by the filter, banning when `maxretry` is reached. A host name is
     /// resolved (`usedns = yes|warn`) and every address it has is counted, as Fail2Ban does.
-    pub fn on_failure(&self, failure: Failure, now: f64) {
+    ///
+    /// Each counted failure is appended to `found`; the caller announces them (`[jail] Found
+    /// IP`) once the reading position past their lines is committed, so that a crash never has
+    /// a failure announced twice: lines whose position was not saved were not announced either,
+    /// and are read again after a restart.
+    pub fn on_failure(&self, failure: Failure, now: f64, found: &mut Vec<(IpAddr, f64)>) {
         let ips = match &failure.host {
             Host::Ip(ip) => vec![canonical(*ip)],
             Host::Name(name) => match name.parse::<IpAddr>() {
@@ -263,7 +266,9 @@ impl Jail {
             },
         };
         for ip in ips {
-            self.count_failure(ip, &failure, now);
+            if self.count_failure(ip, &failure, now) {
+                found.push((ip, failure.time));
+            }
         }
     }
 
@@ -298,16 +303,16 @@ impl Jail {
         ips
     }
 
-    fn count_failure(&self, ip: IpAddr, failure: &Failure, now: f64) {
+    /// Count one failure of `ip`; false when it does not count (too old, ignored address).
+    fn count_failure(&self, ip: IpAddr, failure: &Failure, now: f64) -> bool {
         if failure.time < now - self.config.findtime as f64 {
             tracing::debug!(jail = %self.name, %ip, "line older than findtime ignored");
-            return;
+            return false;
         }
         if let Some(reason) = self.ignore.reason(ip) {
             events::ignored(&self.name, ip, reason);
-            return;
+            return false;
         }
-        events::found(&self.name, ip, failure.time);
         let offence = {
             let mut st = self.state();
             st.total_failed += 1;
@@ -333,6 +338,7 @@ impl Jail {
                 restored: false,
             });
         }
+        true
     }
 
     /// Ban `ticket.ip` unless it is already banned. Returns whether a new ban was made. The ban
@@ -381,6 +387,25 @@ impl Jail {
             self.expiry.schedule(until, &self.name, ip);
         }
         true
+    }
+
+    /// Save (and wait for) the reading position after `batch`, with a store.
+    fn commit_position(&self, batch: &LineBatch) {
+        let (Some(store), Some(cp)) = (&self.store, &batch.checkpoint) else {
+            return;
+        };
+        let ack = store.submit(Write::LogPosition(SavedPosition {
+            jail: self.name.clone(),
+            path: batch.path.clone(),
+            checkpoint: cp.clone(),
+        }));
+        match ack.blocking_recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(jail = %self.name, error = %e, "cannot save the reading position")
+            }
+            Err(_) => tracing::error!(jail = %self.name, "the store stopped"),
+        }
     }
 
     /// How often `ip` was banned before, per the store (`bantime.increment` only).
