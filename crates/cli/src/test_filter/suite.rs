@@ -16,7 +16,7 @@
 //! Filters run in "check all regexes" mode, so a line two failregexes match is reported,
 //! and at the end every failregex of every variant must have matched some line.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -442,17 +442,14 @@ fn load(config: &Path, name: &str, opts: &Options) -> Result<Filter, String> {
     Ok(filter)
 }
 
-/// Index of sample runs by canonical file, so a file named twice runs once.
+/// The sample files in the order given, each once (compared by canonical path).
 pub fn dedup_samples(samples: &[PathBuf]) -> Vec<PathBuf> {
-    let mut seen = HashMap::new();
-    let mut out = Vec::new();
-    for s in samples {
-        let key = std::fs::canonicalize(s).unwrap_or_else(|_| s.clone());
-        if seen.insert(key, ()).is_none() {
-            out.push(s.clone());
-        }
-    }
-    out
+    let mut seen = HashSet::new();
+    samples
+        .iter()
+        .filter(|s| seen.insert(std::fs::canonicalize(s).unwrap_or_else(|_| s.to_path_buf())))
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]
