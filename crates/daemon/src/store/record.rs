@@ -95,9 +95,10 @@ pub enum Write {
     /// is disabled (so that [`Write::Purge`] can drop it once it has no bans left).
     RunningJails(Vec<String>),
     /// Fail2Ban's hourly purge (`database.py:912`), with `cutoff = now - age` (`dbpurgeage`):
-    /// history older than `cutoff`; current bans that are not permanent, started before
-    /// `cutoff` and whose `timeofban + 3 * bantime` is before `cutoff` too; disabled jails with
-    /// no rows left, with their log positions.
+    /// current bans that are not permanent, started before `cutoff` and whose
+    /// `timeofban + 3 * bantime` is before `cutoff` too; history older than `cutoff` (except
+    /// the rows of the remaining current bans, which hold their data); disabled jails with no
+    /// rows left, with their log positions.
     Purge {
         /// Epoch seconds.
         now: f64,

@@ -9,13 +9,20 @@ use std::net::IpAddr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// At most this many writes go into one transaction, so that a steady stream of writes still
 /// gets acknowledged regularly.
 pub(super) const MAX_BATCH: usize = 10_000;
+
+/// A checkpoint runs after this long without messages ...
+const CHECKPOINT_IDLE: Duration = Duration::from_secs(1);
+
+/// ... or after this many writes, whichever comes first.
+const CHECKPOINT_WRITES: usize = 20_000;
 
 /// Where a write's outcome goes: its submitter, or the log for fire-and-forget writes.
 pub(super) type Ack = Option<oneshot::Sender<Result<(), StoreError>>>;
@@ -52,6 +59,8 @@ pub(crate) struct Worker {
     counters: Arc<Counters>,
     /// Jails known to exist in `jails` (committed), so a ban costs no extra statement.
     known_jails: HashSet<String>,
+    /// Writes committed since the last checkpoint.
+    unchecked: usize,
 }
 
 impl Worker {
@@ -67,6 +76,7 @@ impl Worker {
             max_matches,
             counters,
             known_jails: HashSet::new(),
+            unchecked: 0,
         }
     }
 
@@ -81,6 +91,14 @@ impl Worker {
         loop {
             let msg = match carried.take() {
                 Some(msg) => msg,
+                None if self.unchecked > 0 => match rx.recv_timeout(CHECKPOINT_IDLE) {
+                    Ok(msg) => msg,
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.checkpoint();
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
                 None => match rx.recv() {
                     Ok(msg) => msg,
                     Err(_) => break,
@@ -101,6 +119,9 @@ impl Worker {
                         }
                     }
                     self.commit(&mut batch);
+                    if self.unchecked >= CHECKPOINT_WRITES {
+                        self.checkpoint();
+                    }
                 }
                 Msg::Job(job) => job(&mut self),
                 Msg::Shutdown => break,
@@ -110,6 +131,21 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// Copy the WAL into the database file and free the page cache. SQLite's automatic
+    /// checkpoints are off: they would run inside a commit, delaying its acknowledgements by
+    /// two fsyncs; here they run after a quiet second, or every [`CHECKPOINT_WRITES`] writes
+    /// to bound the WAL during a long burst. A failed checkpoint is retried at the next one.
+    fn checkpoint(&mut self) {
+        let done = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0));
+        if let Err(e) = done {
+            tracing::warn!(error = %self.err(e), "WAL checkpoint failed.");
+        }
+        let _ = self.conn.release_memory();
+        self.unchecked = 0;
     }
 
     /// Apply `batch` in one transaction and acknowledge each write. If the transaction fails,
@@ -122,6 +158,7 @@ impl Worker {
         match outcome {
             Ok(()) => {
                 self.counted(batch.len(), true);
+                self.unchecked += batch.len();
                 for (_, ack) in batch.drain(..) {
                     acknowledge(ack, Ok(()));
                 }
@@ -135,6 +172,7 @@ impl Worker {
             Err(_) => {
                 for (op, ack) in batch.drain(..) {
                     let one = self.apply_in_transaction(std::iter::once(&op));
+                    self.unchecked += usize::from(one.is_ok());
                     self.counted(usize::from(one.is_ok()), one.is_ok());
                     acknowledge(ack, one);
                 }
@@ -181,11 +219,10 @@ impl Worker {
         jail: Option<&str>,
         now: f64,
     ) -> Result<Vec<BanRecord>, StoreError> {
-        const COLS: &str = "SELECT jail, ip, timeofban, bantime, bancount, data FROM bips";
-        const IN_FORCE: &str = "(timeofban + bantime > ?1 OR bantime < 0)";
+        const IN_FORCE: &str = "(b.timeofban + b.bantime > ?1 OR b.bantime < 0)";
         let sql = match jail {
-            Some(_) => format!("{COLS} WHERE jail = ?2 AND {IN_FORCE}"),
-            None => format!("{COLS} WHERE {IN_FORCE}"),
+            Some(_) => format!("{CURRENT} WHERE b.jail = ?2 AND {IN_FORCE}"),
+            None => format!("{CURRENT} WHERE {IN_FORCE}"),
         };
         let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
         let rows = match jail {
@@ -197,16 +234,15 @@ impl Worker {
 
     /// The recorded ban count of `ip` in `jail` (or summed over all jails) and its latest ban.
     pub(super) fn ban_count(&self, ip: IpAddr, jail: Option<&str>) -> Result<BanCount, StoreError> {
-        const COLS: &str = "SELECT jail, ip, timeofban, bantime, bancount, data FROM bips";
         let ip = ip.to_string();
         let rows = match jail {
             Some(jail) => self
                 .conn
-                .prepare_cached(&format!("{COLS} WHERE ip = ?1 AND jail = ?2"))
+                .prepare_cached(&format!("{CURRENT} WHERE b.ip = ?1 AND b.jail = ?2"))
                 .and_then(|mut s| collect_bans(s.query(params![ip, jail]))),
             None => self
                 .conn
-                .prepare_cached(&format!("{COLS} WHERE ip = ?1"))
+                .prepare_cached(&format!("{CURRENT} WHERE b.ip = ?1"))
                 .and_then(|mut s| collect_bans(s.query(params![ip]))),
         }
         .map_err(|e| self.err(e))?;
@@ -266,6 +302,10 @@ impl Worker {
     }
 }
 
+/// The latest ban of each address and jail, with its data from the history row.
+const CURRENT: &str = "SELECT b.jail, b.ip, b.timeofban, b.bantime, b.bancount, h.data \
+     FROM bips AS b LEFT JOIN bans AS h ON h.id = b.ban";
+
 /// How a transaction changed the `jails` table, for the cache of known jails.
 #[derive(Default)]
 struct JailEffects {
@@ -312,26 +352,34 @@ fn apply(
         Write::Ban(ban) => {
             ensure_jail(&ban.jail)?;
             let data = bounded_data(&ban.data, max_matches);
-            let args = params![
-                ban.jail,
-                ban.ip.to_string(),
-                ban.timeofban,
-                ban.bantime,
-                ban.bancount,
-                data
-            ];
+            let ip = ban.ip.to_string();
             conn.prepare_cached(
                 "INSERT INTO bans(jail, ip, timeofban, bantime, bancount, data) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(args)?;
+            .execute(params![
+                ban.jail,
+                ip,
+                ban.timeofban,
+                ban.bantime,
+                ban.bancount,
+                data
+            ])?;
+            let id = conn.last_insert_rowid();
             conn.prepare_cached(
-                "INSERT INTO bips(jail, ip, timeofban, bantime, bancount, data) \
+                "INSERT INTO bips(jail, ip, timeofban, bantime, bancount, ban) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
                  ON CONFLICT(ip, jail) DO UPDATE SET timeofban = excluded.timeofban, \
-                 bantime = excluded.bantime, bancount = excluded.bancount, data = excluded.data",
+                 bantime = excluded.bantime, bancount = excluded.bancount, ban = excluded.ban",
             )?
-            .execute(args)?;
+            .execute(params![
+                ban.jail,
+                ip,
+                ban.timeofban,
+                ban.bantime,
+                ban.bancount,
+                id
+            ])?;
         }
         Write::Unban { jail, ip } => {
             let ip = ip.to_string();
@@ -382,11 +430,14 @@ fn apply(
         }
         Write::Purge { now, age } => {
             let cutoff = now - age;
-            conn.prepare_cached("DELETE FROM bans WHERE timeofban < ?1")?
-                .execute(params![cutoff])?;
             conn.prepare_cached(
                 "DELETE FROM bips WHERE timeofban < ?1 AND bantime >= 0 \
                  AND timeofban + 3 * bantime < ?1",
+            )?
+            .execute(params![cutoff])?;
+            conn.prepare_cached(
+                "DELETE FROM bans WHERE timeofban < ?1 AND NOT EXISTS (SELECT 1 FROM bips \
+                 WHERE bips.ip = bans.ip AND bips.jail = bans.jail AND bips.ban = bans.id)",
             )?
             .execute(params![cutoff])?;
             let deleted = conn.execute(
@@ -445,7 +496,7 @@ fn collect_bans(rows: rusqlite::Result<rusqlite::Rows<'_>>) -> rusqlite::Result<
     Ok(out)
 }
 
-/// A row of `bips`; rows whose address does not parse (edited by hand) are skipped with a warning.
+/// A row of [`CURRENT`]; rows whose address does not parse (edited by hand) are skipped with a warning.
 fn ban_from_row(row: &Row<'_>) -> rusqlite::Result<Option<BanRecord>> {
     let jail: String = row.get(0)?;
     let ip_text: String = row.get(1)?;
@@ -453,8 +504,8 @@ fn ban_from_row(row: &Row<'_>) -> rusqlite::Result<Option<BanRecord>> {
         tracing::warn!(jail = %jail, ip = %ip_text, "Skipping a stored ban with an invalid address.");
         return Ok(None);
     };
-    let data_text: String = row.get(5)?;
-    let data = serde_json::from_str(&data_text).unwrap_or_else(|_| {
+    let data_text: Option<String> = row.get(5)?;
+    let data = serde_json::from_str(data_text.as_deref().unwrap_or("{}")).unwrap_or_else(|_| {
         tracing::warn!(jail = %jail, ip = %ip, "Stored ban data is not JSON; dropped.");
         serde_json::Value::Null
     });
