@@ -765,51 +765,35 @@ impl Firewall for InNamespace<'_> {
 #[test]
 #[ignore = "measurement; run with --release --ignored --nocapture"]
 fn measure_nft_100k() {
-    Netns::new("nft-measure").run(|| {
-        let fw = nft("warden");
-        fw.setup_jail("bulk", &JailRule::default()).unwrap();
-        let nets = bulk(100_000);
-        let wanted: Vec<(IpNet, Option<Duration>)> = nets
-            .iter()
-            .map(|n| (*n, Some(Duration::from_secs(3600))))
-            .collect();
-        let ops: Vec<SetOp> = wanted
-            .iter()
-            .map(|(n, t)| SetOp::Add {
-                jail: "bulk".into(),
-                net: *n,
-                timeout: *t,
-            })
-            .collect();
-        report("nft", &fw, &ops, &wanted);
-    });
+    Netns::new("nft-measure").run(|| measure("nft", &nft("warden")));
 }
 
 #[test]
 #[ignore = "measurement; run with --release --ignored --nocapture"]
 fn measure_ipset_100k() {
-    Netns::new("ipset-measure").run(|| {
-        let fw = Ipset::new();
-        fw.setup_jail("bulk", &JailRule::default()).unwrap();
-        let wanted: Vec<(IpNet, Option<Duration>)> = bulk(100_000)
-            .into_iter()
-            .map(|n| (n, Some(Duration::from_secs(3600))))
-            .collect();
-        let ops: Vec<SetOp> = wanted
-            .iter()
-            .map(|(n, t)| SetOp::Add {
-                jail: "bulk".into(),
-                net: *n,
-                timeout: *t,
-            })
-            .collect();
-        report("ipset", &fw, &ops, &wanted);
-    });
+    Netns::new("ipset-measure").run(|| measure("ipset", &Ipset::new()));
 }
 
-fn report(name: &str, fw: &dyn Firewall, ops: &[SetOp], wanted: &[(IpNet, Option<Duration>)]) {
+fn measure(name: &str, fw: &dyn Firewall) {
+    fw.setup_jail("bulk", &JailRule::default()).unwrap();
+    let nets = bulk(100_000);
+    // Bans end at one moment; what is wanted later is the time left until then.
+    let deadline = Instant::now() + Duration::from_secs(3600);
+    let wanted = || -> Vec<(IpNet, Option<Duration>)> {
+        let left = deadline - Instant::now();
+        nets.iter().map(|n| (*n, Some(left))).collect()
+    };
+    let ops: Vec<SetOp> = wanted()
+        .into_iter()
+        .map(|(net, timeout)| SetOp::Add {
+            jail: "bulk".into(),
+            net,
+            timeout,
+        })
+        .collect();
+
     let t = Instant::now();
-    fw.apply(ops).unwrap();
+    fw.apply(&ops).unwrap();
     eprintln!(
         "{name}: 100,000 adds, one batch, empty set: {:?}",
         t.elapsed()
@@ -827,22 +811,37 @@ fn report(name: &str, fw: &dyn Firewall, ops: &[SetOp], wanted: &[(IpNet, Option
     eprintln!("{name}: listing {n} elements: {:?}", t.elapsed());
 
     let t = Instant::now();
-    let r = fw.reconcile("bulk", wanted).unwrap();
+    let r = fw.reconcile("bulk", &wanted()).unwrap();
     eprintln!(
-        "{name}: reconcile of 100,000 wanted, all present: {:?} ({} kept, {} removed)",
+        "{name}: reconcile of 100,000 wanted, all present (restart): {:?} \
+         ({} kept, {} refreshed, {} removed)",
         t.elapsed(),
         r.kept,
+        r.refreshed,
         r.removed
+    );
+
+    let later: Vec<(IpNet, Option<Duration>)> = wanted()
+        .into_iter()
+        .map(|(n, t)| (n, t.map(|t| t + Duration::from_secs(600))))
+        .collect();
+    let t = Instant::now();
+    let r = fw.reconcile("bulk", &later).unwrap();
+    eprintln!(
+        "{name}: reconcile re-timing 100,000 present: {:?} ({} refreshed)",
+        t.elapsed(),
+        r.refreshed
     );
 
     fw.teardown_jail("bulk").unwrap();
     fw.setup_jail("bulk", &JailRule::default()).unwrap();
     let t = Instant::now();
-    let r = fw.reconcile("bulk", wanted).unwrap();
+    let r = fw.reconcile("bulk", &wanted()).unwrap();
     eprintln!(
         "{name}: reconcile of 100,000 wanted into an empty set: {:?} ({} added)",
         t.elapsed(),
         r.added
     );
     assert_eq!(r.added, 100_000);
+    fw.teardown_jail("bulk").unwrap();
 }

@@ -5,7 +5,7 @@
 //! namespace of the creating thread, and a cache; it is not thread-safe, so [`NftContext`] is
 //! `Send` but used behind a `Mutex`.
 
-use std::ffi::{c_char, c_int, c_uint, CStr, CString};
+use std::ffi::{c_char, c_int, CStr, CString};
 use std::ptr::NonNull;
 
 #[repr(C)]
@@ -14,8 +14,6 @@ struct RawCtx {
 }
 
 const NFT_CTX_DEFAULT: u32 = 0;
-/// `NFT_CTX_OUTPUT_JSON` from `nftables/libnftables.h`.
-const NFT_CTX_OUTPUT_JSON: c_uint = 1 << 4;
 
 #[link(name = "nftables")]
 extern "C" {
@@ -25,11 +23,10 @@ extern "C" {
     fn nft_ctx_get_output_buffer(ctx: *mut RawCtx) -> *const c_char;
     fn nft_ctx_buffer_error(ctx: *mut RawCtx) -> c_int;
     fn nft_ctx_get_error_buffer(ctx: *mut RawCtx) -> *const c_char;
-    fn nft_ctx_output_set_flags(ctx: *mut RawCtx, flags: c_uint);
     fn nft_run_cmd_from_buffer(ctx: *mut RawCtx, buf: *const c_char) -> c_int;
 }
 
-/// An owned libnftables context with buffered output and errors and JSON listings.
+/// An owned libnftables context with buffered output and errors.
 pub struct NftContext {
     ctx: NonNull<RawCtx>,
 }
@@ -50,13 +47,12 @@ impl NftContext {
                 nft_ctx_free(ctx.as_ptr());
                 return Err("cannot buffer libnftables output".into());
             }
-            nft_ctx_output_set_flags(ctx.as_ptr(), NFT_CTX_OUTPUT_JSON);
         }
         Ok(NftContext { ctx })
     }
 
     /// Runs `commands` (nft syntax, one command a line) as one transaction; returns nft's
-    /// output (JSON for `list`) or its error text.
+    /// output or its error text.
     pub fn run(&mut self, commands: &str) -> Result<String, String> {
         let buf = CString::new(commands).map_err(|_| "command text contains NUL".to_owned())?;
         // SAFETY: `self.ctx` is live; `buf` outlives the call; the returned buffers are owned by

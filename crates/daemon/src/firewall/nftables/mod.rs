@@ -21,6 +21,9 @@
 //! already holding 100,000 addresses took 0.64 s, into a hash set well under a millisecond.
 //! Prefix bans are rare, so their set stays small and cheap.
 //!
+//! Changes go through libnftables ([`ffi`]) as batch text; sets are read back with one raw
+//! netlink dump each (`netlink`), which is some 20 times faster than nft's own listing.
+//!
 //! # Semantics worth knowing
 //! - Adding a present element replaces its timeout. Kernels since 6.10 do that in place; on
 //!   older ones the element is added (no-op), deleted and added with the new timeout inside the
@@ -35,6 +38,7 @@
 //!   (see [`ApplyReport::rejected`]) instead of failing the whole batch.
 
 pub mod ffi;
+mod netlink;
 
 use super::{
     check_name, check_words, final_ops, overlaps, plan_reconcile, port_items, protocols,
@@ -42,7 +46,7 @@ use super::{
 };
 use ffi::NftContext;
 use ipnet::IpNet;
-use serde_json::Value;
+use netlink::NetlinkSocket;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -106,6 +110,12 @@ impl SetKind {
     }
 }
 
+/// The libnftables context for changes and a netlink socket for reading sets.
+struct Conn {
+    nft: NftContext,
+    nl: NetlinkSocket,
+}
+
 /// Warden's nftables table and the jails' sets and chains in it.
 ///
 /// The libnftables context (and its netlink socket) belongs to the network namespace of the
@@ -113,7 +123,7 @@ impl SetKind {
 /// shared by all jails.
 pub struct Nftables {
     table: String,
-    ctx: Mutex<NftContext>,
+    ctx: Mutex<Conn>,
     /// Whether `add element` replaces a present element's timeout (kernel 6.10 and later).
     update_in_place: OnceLock<bool>,
 }
@@ -123,10 +133,12 @@ impl Nftables {
     /// [`Firewall::setup_jail`].
     pub fn new(table: &str) -> Result<Nftables, FirewallError> {
         check_name("table", table, 200)?;
-        let ctx = NftContext::new().map_err(FirewallError::Unavailable)?;
+        let nft = NftContext::new().map_err(FirewallError::Unavailable)?;
+        let nl = NetlinkSocket::open()
+            .map_err(|e| FirewallError::Unavailable(format!("netlink socket: {e}")))?;
         Ok(Nftables {
             table: table.to_owned(),
-            ctx: Mutex::new(ctx),
+            ctx: Mutex::new(Conn { nft, nl }),
             update_in_place: OnceLock::new(),
         })
     }
@@ -143,7 +155,7 @@ impl Nftables {
         self
     }
 
-    fn lock(&self) -> MutexGuard<'_, NftContext> {
+    fn lock(&self) -> MutexGuard<'_, Conn> {
         // A panic while holding the lock leaves nothing half-done in the context.
         self.ctx.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -215,7 +227,7 @@ fn setup_commands(t: &str, jail: &str, rule: &JailRule) -> Result<String, Firewa
 
 impl Nftables {
     /// Finds out once whether `add element` replaces the timeout of a present element.
-    fn update_in_place(&self, ctx: &mut NftContext) -> Result<bool, FirewallError> {
+    fn update_in_place(&self, ctx: &mut Conn) -> Result<bool, FirewallError> {
         if let Some(v) = self.update_in_place.get() {
             return Ok(*v);
         }
@@ -236,7 +248,7 @@ impl Nftables {
             doing,
             &format!("add element inet {t} {set} {{ 192.0.2.1 timeout 2h, 192.0.2.2 }}\n"),
         )?;
-        let listed = parse_set_json(&run(ctx, doing, &format!("list set inet {t} {set}\n"))?)?;
+        let listed = self.read_set(ctx, set, SetKind::Addr4)?;
         run(ctx, doing, &format!("delete set inet {t} {set}\n"))?;
         let long = listed.iter().any(|(n, to)| {
             n.addr() == IpAddr::from([192, 0, 2, 1])
@@ -252,17 +264,35 @@ impl Nftables {
 
     fn list_set(
         &self,
-        ctx: &mut NftContext,
+        ctx: &mut Conn,
         jail: &str,
         kind: SetKind,
     ) -> Result<Vec<(IpNet, Option<Duration>)>, FirewallError> {
-        let set = Self::set_name(jail, kind);
-        let out = run(
-            ctx,
-            &format!("list set {set}"),
-            &format!("list set inet {} {set}\n", self.table),
-        )?;
-        parse_set_json(&out)
+        self.read_set(ctx, &Self::set_name(jail, kind), kind)
+    }
+
+    fn read_set(
+        &self,
+        ctx: &mut Conn,
+        set: &str,
+        kind: SetKind,
+    ) -> Result<Vec<(IpNet, Option<Duration>)>, FirewallError> {
+        let raw = ctx
+            .nl
+            .set_elements(&self.table, set)
+            .map_err(|e| FirewallError::Nft {
+                doing: format!("list set inet {} {set}", self.table),
+                message: if e.raw_os_error() == Some(libc::ENOENT) {
+                    "no such set (is the jail set up?)".to_owned()
+                } else {
+                    e.to_string()
+                },
+            })?;
+        Ok(if kind.is_interval() {
+            netlink::prefixes(raw)
+        } else {
+            netlink::hosts(raw)
+        })
     }
 
     /// Applies final operations (one per element). The contents of the interval sets
@@ -270,7 +300,7 @@ impl Nftables {
     /// removals of absent prefixes.
     fn apply_final(
         &self,
-        ctx: &mut NftContext,
+        ctx: &mut Conn,
         ops: Vec<SetOp>,
         known: &mut HashMap<(String, SetKind), Vec<IpNet>>,
     ) -> Result<ApplyReport, FirewallError> {
@@ -398,8 +428,8 @@ fn batch_text(table: &str, groups: &BTreeMap<(String, SetKind), Group>, in_place
     c
 }
 
-fn run(ctx: &mut NftContext, doing: &str, commands: &str) -> Result<String, FirewallError> {
-    ctx.run(commands).map_err(|message| FirewallError::Nft {
+fn run(ctx: &mut Conn, doing: &str, commands: &str) -> Result<String, FirewallError> {
+    ctx.nft.run(commands).map_err(|message| FirewallError::Nft {
         doing: doing.to_owned(),
         message: shorten(&message),
     })
@@ -422,48 +452,6 @@ fn shorten(message: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// Reads the elements of `nft -j list set` output.
-fn parse_set_json(out: &str) -> Result<Vec<(IpNet, Option<Duration>)>, FirewallError> {
-    let v: Value = serde_json::from_str(out).map_err(|e| FirewallError::Parse(e.to_string()))?;
-    let set = v["nftables"]
-        .as_array()
-        .and_then(|a| a.iter().find_map(|o| o.get("set")))
-        .ok_or_else(|| FirewallError::Parse("no set in the listing".into()))?;
-    let Some(elems) = set.get("elem").and_then(Value::as_array) else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::with_capacity(elems.len());
-    for e in elems {
-        let (val, timeout) = match e.get("elem") {
-            Some(inner) => {
-                let secs = inner
-                    .get("expires")
-                    .or_else(|| inner.get("timeout"))
-                    .and_then(Value::as_u64);
-                (&inner["val"], secs.map(Duration::from_secs))
-            }
-            None => (e, None),
-        };
-        match parse_value(val) {
-            Some(net) => out.push((net, timeout)),
-            None => {
-                tracing::warn!(element = %val, "ignoring a set element that is not an address or prefix")
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn parse_value(val: &Value) -> Option<IpNet> {
-    if let Some(s) = val.as_str() {
-        return s.parse::<IpAddr>().ok().map(IpNet::from);
-    }
-    let p = val.get("prefix")?;
-    let addr: IpAddr = p.get("addr")?.as_str()?.parse().ok()?;
-    let len = u8::try_from(p.get("len")?.as_u64()?).ok()?;
-    IpNet::new(addr, len).ok().map(|n| n.trunc())
 }
 
 impl Firewall for Nftables {
@@ -542,7 +530,7 @@ impl Firewall for Nftables {
 impl Nftables {
     fn reconcile_locked(
         &self,
-        ctx: &mut NftContext,
+        ctx: &mut Conn,
         jail: &str,
         wanted: &[(IpNet, Option<Duration>)],
     ) -> Result<ReconcileReport, FirewallError> {
@@ -638,27 +626,6 @@ mod tests {
              delete element inet warden addr4-sshd { 192.0.2.1 }\n\
              add element inet warden addr4-sshd { 192.0.2.1 timeout 600000ms }\n"
         ));
-    }
-
-    #[test]
-    fn listing_json_is_read_with_prefixes_and_timeouts() {
-        let out = r#"{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"set": {"family": "inet",
-          "name": "net4-x", "table": "warden", "type": "ipv4_addr", "flags": ["interval", "timeout"],
-          "elem": [{"elem": {"val": {"prefix": {"addr": "198.51.100.0", "len": 24}}, "timeout": 600,
-          "expires": 599}}, "192.0.2.7", {"prefix": {"addr": "203.0.113.0", "len": 25}},
-          {"elem": {"val": "2001:db8::1", "timeout": 5, "expires": 4}}]}}]}"#;
-        let got = parse_set_json(out).unwrap();
-        assert_eq!(
-            got,
-            [
-                (net("198.51.100.0/24"), Some(Duration::from_secs(599))),
-                (net("192.0.2.7/32"), None),
-                (net("203.0.113.0/25"), None),
-                (net("2001:db8::1/128"), Some(Duration::from_secs(4))),
-            ]
-        );
-        let empty = r#"{"nftables": [{"set": {"name": "addr4-x"}}]}"#;
-        assert!(parse_set_json(empty).unwrap().is_empty());
     }
 
     #[test]
