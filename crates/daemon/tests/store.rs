@@ -651,6 +651,8 @@ fn measure_100k_bans() {
     }
     let (committed, committed_cpu) = (started.elapsed(), cpu_time() - cpu);
     let stats = store.stats();
+    let wal = PathBuf::from(format!("{}-wal", path.display()));
+    let wal_size = std::fs::metadata(&wal).map_or(0, |m| m.len());
     drop(store);
     let closed = started.elapsed();
 
@@ -664,9 +666,10 @@ fn measure_100k_bans() {
     println!(
         "100k bans: committed in {committed:?} (CPU {committed_cpu:.3} s, {} transactions), \
          closed after {closed:?}; reopen {opened:?}, reopen + all_current_bans {restored:?} \
-         (CPU {restored_cpu:.3} s); file {} MiB",
+         (CPU {restored_cpu:.3} s); file {} MiB, WAL at most {} MiB",
         stats.transactions,
-        size >> 20
+        size >> 20,
+        wal_size >> 20
     );
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Modelled on Fail2Ban's database (schema v4: tables `jails`, `logs`, `bans`, `bips` with the
 //! same meaning), with what Warden adds: the file identity and first-line fingerprint of each
-//! log position, fractional ban times, a mark in the file header and versioned migrations ([`SCHEMA_VERSION`]).
+//! log position, fractional ban times, a mark in the file header and versioned migrations
+//! ([`SCHEMA_VERSION`]).
 //!
 //! # One thread, group commit
 //! A [`Store`] is a handle to one thread that owns the connection; handles are cheap to clone
@@ -18,12 +19,25 @@
 //!   without them.
 //! - Once the receiver of [`Store::submit`] yields `Ok`, the write is committed to the WAL file
 //!   and survives the process being killed (`kill -9`, abort, OOM killer).
-//! - `synchronous = NORMAL`: commits are not fsynced one by one, only at WAL checkpoints. After
-//!   a power loss or kernel crash the database is intact but may have lost its most recent
-//!   transactions (those after the last checkpoint); what remains is still a prefix.
+//! - `synchronous = NORMAL`: commits are not fsynced one by one, only at WAL checkpoints, which
+//!   the thread runs after a quiet second or every 20,000 writes. After a power loss or kernel
+//!   crash the database is intact (WAL frames are checksummed) but may have lost the
+//!   transactions since the last checkpoint; what remains is still a prefix.
 //! - If a transaction fails (disk full, I/O error), its writes are retried one per transaction,
 //!   so each write's own outcome reaches its submitter; fire-and-forget writes log a warning.
 //! - Dropping the last handle commits what is queued and waits for the thread to finish.
+//!
+//! # Using it
+//! - Start-up: [`Store::open`], [`Write::RunningJails`], then per jail [`Store::current_bans`]
+//!   (restore with the remaining time, capped and filtered by the jail's settings) and
+//!   [`Store::log_position`] per file (resume with `FileTail::open_at`). Reads block: call them
+//!   before the runtime is busy or from `spawn_blocking`.
+//! - A ban: [`Store::submit`] a [`Write::Ban`] while the firewall applies it, and report it as
+//!   banned once both are done; `bantime.increment` asks [`Store::ban_count`] first.
+//! - Log positions: [`Store::submit_nowait`] a [`Write::LogPosition`] after the bans caused by
+//!   the lines before it have been submitted; submission order keeps the two consistent.
+//! - Hourly: [`Write::Purge`]. An operator's unban: [`Write::Unban`] / [`Write::UnbanAll`];
+//!   expiry needs no write.
 //!
 //! # Opening
 //! [`Store::open`] creates the directory and the file (mode 0600: stored matches are log lines),
@@ -177,7 +191,7 @@ impl Store {
         self.read(move |w| w.current_bans(Some(&jail), now))
     }
 
-    /// [`Store::current_bans`] of every jail. Blocking.
+    /// [`Store::current_bans`] of every jail (one record per address and jail). Blocking.
     pub fn all_current_bans(&self, now: f64) -> Result<Vec<BanRecord>, StoreError> {
         self.read(move |w| w.current_bans(None, now))
     }

@@ -15,6 +15,12 @@ fn ban(i: u32) -> Write {
 }
 
 #[test]
+fn handles_can_be_shared_across_tasks_and_threads() {
+    fn shareable<T: Clone + Send + Sync + 'static>() {}
+    shareable::<Store>();
+}
+
+#[test]
 fn writes_queued_during_a_transaction_commit_together() {
     let store = Store::in_memory().unwrap();
     let paused = store.pause();
