@@ -14,11 +14,13 @@
 //! whose name does not resolve.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use crate::date::convert::{parse_zone, TimeError};
-use crate::date::DateDetector;
+use crate::date::{DateDetector, DateMatch};
+use crate::dialect::{self, Dialect};
 use crate::filter::CompiledRegex;
-use crate::matcher::{Captures, Matcher};
+use crate::matcher::{Captures, Engine, Matcher, PCRE2_DEPTH_LIMIT, PCRE2_MATCH_LIMIT};
 use crate::multiline::{FailData, MlfidCache};
 use crate::{Filter, FilterError, FilterSpec, UseDns};
 
@@ -32,6 +34,8 @@ pub struct ToolOptions {
     pub ignore_pending: bool,
     /// Keep host names as they are (`--raw`, or `usedns = raw`).
     pub raw_hosts: bool,
+    /// Fill [`ToolMatch::groups`] and [`ToolMatch::lines`] (a summary needs neither).
+    pub details: bool,
 }
 
 impl Default for ToolOptions {
@@ -40,6 +44,7 @@ impl Default for ToolOptions {
             check_all: true,
             ignore_pending: false,
             raw_hosts: false,
+            details: true,
         }
     }
 }
@@ -65,11 +70,12 @@ pub struct ToolMatch {
     /// The address when the failure id is something else (`fail['ip']`).
     pub ip: Option<String>,
     /// Every group that took part, with its (possibly empty) value, prefregex groups
-    /// included, `<SKIPLINES>` groups left out.
+    /// included, `<SKIPLINES>` groups left out (empty without [`ToolOptions::details`]).
     pub groups: BTreeMap<String, String>,
     /// The match says "not a failure" (`<F-NOFAIL>`, `<F-MLFGAINED>`).
     pub nofail: bool,
-    /// The log lines that make up the failure, as read.
+    /// The log lines that make up the failure, as read (empty without
+    /// [`ToolOptions::details`]).
     pub lines: Vec<String>,
 }
 
@@ -134,18 +140,208 @@ fn fill_buffer(lines: &[TupleLine], out: &mut String) {
     out.push('\n');
 }
 
+/// One regex prepared for searching many lines.
+///
+/// On the single-line path each regex also gets a PCRE2 JIT copy with capture slots reused
+/// from line to line: the `regex` crate finds out *whether* a line matches quickly, but
+/// extracting capture groups (which Fail2Ban needs from every prefregex and failregex match)
+/// costs it about ten times what the JIT takes. The translation to PCRE2 is exact for
+/// Fail2Ban's dialect (the corpus gives Python's spans and groups with both engines); a
+/// search the JIT abandons at its match limit is redone on the regex's own engine.
+#[derive(Debug)]
+struct Searcher {
+    jit: Option<Jit>,
+    caps: Option<Captures>,
+    /// Did the last search use the JIT (spans in `jit`) or the compiled regex (`caps`)?
+    from_jit: bool,
+    names: Vec<Option<String>>,
+    /// `alt_NAME[_N]` groups and the group they fill (`<F-ALT_*>`), sorted.
+    alternates: Vec<(String, String)>,
+}
+
+/// A PCRE2 JIT copy of a regex, with its capture slots.
+struct Jit {
+    regex: pcre2::bytes::Regex,
+    locs: pcre2::bytes::CaptureLocations,
+}
+
+impl std::fmt::Debug for Jit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Jit")
+    }
+}
+
+impl Jit {
+    /// The PCRE2 copy of single-line regex `r`, if it compiles with the same groups.
+    fn new(r: &CompiledRegex) -> Option<Jit> {
+        let t = dialect::translate(r.expanded(), Dialect::Pcre2, false).ok()?;
+        let limited = format!(
+            "(*LIMIT_MATCH={PCRE2_MATCH_LIMIT})(*LIMIT_DEPTH={PCRE2_DEPTH_LIMIT}){}",
+            t.pattern
+        );
+        let regex = pcre2::bytes::RegexBuilder::new()
+            .utf(true)
+            .ucp(true)
+            .jit_if_available(true)
+            .max_jit_stack_size(Some(8 << 20))
+            .build(&limited)
+            .ok()?;
+        if regex.capture_names() != r.matcher().group_names() {
+            return None;
+        }
+        let locs = regex.capture_locations();
+        Some(Jit { regex, locs })
+    }
+}
+
+/// `alt_user_1` → `user`, `alt_id` → `fid` (Fail2Ban's `<F-ALT_*>` groups).
+fn alternate_target(group: &str) -> Option<String> {
+    let rest = group.strip_prefix("alt_")?;
+    if rest.is_empty() {
+        return None;
+    }
+    let base = match rest.rfind('_') {
+        Some(i) if i + 1 < rest.len() && rest[i + 1..].bytes().all(|b| b.is_ascii_digit()) => {
+            &rest[..i]
+        }
+        _ => rest,
+    };
+    Some(crate::tags::custom_group_name(base))
+}
+
+impl Searcher {
+    fn new(r: &CompiledRegex, single_line: bool) -> Searcher {
+        let names = r.matcher().group_names().to_vec();
+        let mut alternates: Vec<(String, String)> = names
+            .iter()
+            .flatten()
+            .filter_map(|g| Some((g.clone(), alternate_target(g)?)))
+            .collect();
+        alternates.sort();
+        Searcher {
+            jit: if single_line { Jit::new(r) } else { None },
+            caps: None,
+            from_jit: false,
+            names,
+            alternates,
+        }
+    }
+
+    /// Search `text`; on a match the spans stay available through [`Self::get`].
+    fn search(&mut self, r: &CompiledRegex, text: &str) -> bool {
+        if let Some(jit) = &mut self.jit {
+            // An error is the match limit: the regex's own engine decides then.
+            if let Ok(found) = jit.regex.captures_read(&mut jit.locs, text.as_bytes()) {
+                self.from_jit = true;
+                return found.is_some();
+            }
+        }
+        self.from_jit = false;
+        self.caps = r.search(text);
+        self.caps.is_some()
+    }
+
+    fn get(&self, i: usize) -> Option<(usize, usize)> {
+        match (&self.jit, self.from_jit) {
+            (Some(jit), true) => jit.locs.get(i),
+            _ => self.caps.as_ref().and_then(|c| c.get(i)),
+        }
+    }
+
+    fn span(&self) -> (usize, usize) {
+        self.get(0).unwrap_or((0, 0))
+    }
+
+    fn index_of(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n.as_deref() == Some(name))
+    }
+
+    /// Named groups of the last match (`None`: did not take part), `alt_*` groups filling
+    /// their empty targets, as Fail2Ban's `getGroups`.
+    fn group_dict(&self, text: &str) -> Vec<(String, Option<String>)> {
+        let mut groups: Vec<(String, Option<String>)> = self
+            .names
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| {
+                Some((n.clone()?, self.get(i).map(|(s, e)| text[s..e].to_string())))
+            })
+            .collect();
+        for (alt, target) in &self.alternates {
+            let value = groups
+                .iter()
+                .find(|(n, _)| n == alt)
+                .and_then(|(_, v)| v.clone());
+            let Some(value) = value.filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            match groups.iter_mut().find(|(n, _)| n == target) {
+                Some((_, v)) if v.as_deref().is_some_and(|v| !v.is_empty()) => {}
+                Some((_, v)) => *v = Some(value),
+                None => groups.push((target.clone(), Some(value))),
+            }
+        }
+        groups
+    }
+}
+
+/// All failregexes the `regex` crate runs, in one set: one pass over a line tells which of
+/// them can match, so the others are not searched one by one.
+#[derive(Debug)]
+struct FailSet {
+    set: regex::RegexSet,
+    /// Failregex index → index in the set.
+    slot: Vec<Option<usize>>,
+    hits: Vec<bool>,
+}
+
+impl FailSet {
+    fn new(regexes: &[CompiledRegex]) -> Option<FailSet> {
+        let mut patterns = Vec::new();
+        let mut slot = Vec::new();
+        for r in regexes {
+            if r.engine() == Engine::Regex {
+                slot.push(Some(patterns.len()));
+                patterns.push(r.translated().to_string());
+            } else {
+                slot.push(None);
+            }
+        }
+        if patterns.len() < 2 {
+            return None;
+        }
+        let set = regex::RegexSetBuilder::new(&patterns)
+            .size_limit(64 << 20)
+            .dfa_size_limit(32 << 20)
+            .build()
+            .ok()?;
+        let hits = vec![false; patterns.len()];
+        Some(FailSet { set, slot, hits })
+    }
+
+    /// Scan `text` once.
+    fn scan(&mut self, text: &str) {
+        self.hits.iter_mut().for_each(|h| *h = false);
+        self.set.matches_read_at(&mut self.hits, text, 0);
+    }
+
+    /// Can failregex `i` match the scanned text? (Always true for those not in the set.)
+    fn may_match(&self, i: usize) -> bool {
+        self.slot[i].is_none_or(|s| self.hits[s])
+    }
+}
+
 /// Which buffered lines a match covers, and which stay (Fail2Ban's `Regex.search`).
 fn split_matched(
-    regex: &CompiledRegex,
+    searcher: &Searcher,
     buf: &str,
-    caps: &Captures,
     org: &[TupleLine],
 ) -> (Vec<TupleLine>, Vec<TupleLine>) {
     if org.len() <= 1 {
         return (org.to_vec(), Vec::new());
     }
     let b = buf.as_bytes();
-    let (start, end) = caps.span();
+    let (start, end) = searcher.span();
     let line_start = b[..(start + 1).min(b.len())]
         .iter()
         .rposition(|&c| c == b'\n')
@@ -163,9 +359,9 @@ fn split_matched(
     let mut matched: Vec<TupleLine> = org[lc1..lc2.max(lc1)].to_vec();
     let mut unmatched: Vec<TupleLine> = org[..lc1].to_vec();
     let mut skipped = String::new();
-    for (i, name) in regex.matcher().group_names().iter().enumerate() {
+    for (i, name) in searcher.names.iter().enumerate() {
         if name.as_deref().is_some_and(|n| n.starts_with("skiplines")) {
-            if let Some((s, e)) = caps.get(i) {
+            if let Some((s, e)) = searcher.get(i) {
                 skipped.push_str(&buf[s..e]);
             }
         }
@@ -189,19 +385,42 @@ fn is_skiplines(name: &str) -> bool {
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// What to do after a failregex matched.
+enum Next {
+    /// Try the next failregex.
+    Continue,
+    /// Stop trying failregexes on this line.
+    Stop,
+}
+
+/// The last date converted: (template, matched text) → time. Consecutive lines often carry
+/// the same timestamp.
+#[derive(Debug, Default)]
+struct DateCache {
+    template: usize,
+    text: String,
+    time: f64,
+}
+
 /// A filter that runs lines as `fail2ban-regex` does (see the module docs).
 #[derive(Debug)]
 pub struct RegexTool {
     filter: Filter,
     options: ToolOptions,
     dates: DateDetector,
+    date_cache: Option<DateCache>,
     maxlines: usize,
     buffer: Vec<TupleLine>,
-    /// Scratch: the searched text.
+    prefregex: Option<Searcher>,
+    failregex: Vec<Searcher>,
+    ignoreregex: Vec<Searcher>,
+    fail_set: Option<FailSet>,
+    /// Scratch: the searched text, and the prefregex's `<F-CONTENT>`.
     text: String,
+    content: String,
     last_date: Option<f64>,
     last_date_text: String,
-    mlfid_cache: MlfidCache<TupleLine>,
+    mlfid_cache: MlfidCache<Rc<TupleLine>>,
     prefregex_matched: bool,
 }
 
@@ -226,13 +445,29 @@ impl RegexTool {
             raw_hosts: options.raw_hosts || spec.usedns == UseDns::Raw,
             ..options
         };
+        let maxlines = spec.maxlines.max(1);
+        let single = maxlines == 1;
+        let searchers = |rs: &[CompiledRegex]| -> Vec<Searcher> {
+            rs.iter().map(|r| Searcher::new(r, single)).collect()
+        };
+        let fail_set = if single && options.check_all {
+            FailSet::new(filter.failregexes())
+        } else {
+            None
+        };
         Ok(RegexTool {
+            prefregex: filter.prefregex().map(|r| Searcher::new(r, single)),
+            failregex: searchers(filter.failregexes()),
+            ignoreregex: searchers(filter.ignoreregexes()),
+            fail_set,
             filter,
             options,
             dates,
-            maxlines: spec.maxlines.max(1),
+            date_cache: None,
+            maxlines,
             buffer: Vec::new(),
             text: String::new(),
+            content: String::new(),
             last_date: None,
             last_date_text: String::new(),
             mlfid_cache: MlfidCache::default(),
@@ -276,7 +511,11 @@ impl RegexTool {
             return out;
         };
         out.time = date;
-        self.find_failures(now, &mut out);
+        if self.maxlines <= 1 {
+            self.find_failures_single(now, &mut out);
+        } else {
+            self.find_failures(now, &mut out);
+        }
         if track {
             out.taken_earlier = before
                 .into_iter()
@@ -287,9 +526,28 @@ impl RegexTool {
         out
     }
 
-    /// Find and cut out the date: the new line goes into `self.pending` (as `tuple`), the
-    /// result is the time failures get. `None` when Fail2Ban fails on the line (a date with
-    /// an unknown zone abbreviation).
+    /// Convert the date `m` found in `line`, reusing the last conversion when the same
+    /// template matched the same text.
+    fn date_time(&mut self, line: &str, m: &DateMatch, now: f64) -> Result<f64, TimeError> {
+        let (ms, me) = m.captures.span();
+        let key = &line[ms..me];
+        let template = std::sync::Arc::as_ptr(&m.template) as usize;
+        if let Some(c) = &self.date_cache {
+            if c.template == template && c.text == key {
+                return Ok(c.time);
+            }
+        }
+        let t = self.dates.time(line, m, now)?;
+        let c = self.date_cache.get_or_insert_with(DateCache::default);
+        c.template = template;
+        c.text.clear();
+        c.text.push_str(key);
+        c.time = t;
+        Ok(t)
+    }
+
+    /// Find and cut out the date and put the line into the buffer. Returns the time failures
+    /// get; `None` when Fail2Ban fails on the line (a date with an unknown zone abbreviation).
     fn split_date(&mut self, line: &str, now: f64) -> Option<Option<f64>> {
         let mut tuple = self.take_slot();
         let mut date = None;
@@ -298,7 +556,7 @@ impl RegexTool {
             Some((m, (s, e))) => {
                 tuple.set(&line[..s], &line[s..e], &line[e..]);
                 if s < e {
-                    match self.dates.time(line, m, now) {
+                    match self.date_time(line, m, now) {
                         Ok(t) => {
                             date = Some(t);
                             self.last_date = Some(t);
@@ -372,7 +630,7 @@ impl RegexTool {
         };
         let mut found = false;
         for (i, r) in self.filter.ignoreregexes().iter().enumerate() {
-            if r.search(buf).is_none() {
+            if !self.ignoreregex[i].search(r, buf) {
                 continue;
             }
             found = true;
@@ -389,38 +647,128 @@ impl RegexTool {
         found
     }
 
+    /// Run the prefregex on `text`: `None` if it does not match, else the span of its
+    /// non-empty `<F-CONTENT>` group, if any. Its other groups are read later, if a
+    /// failregex matches, by [`Self::prefregex_groups`].
+    fn prefilter(&mut self, text: &str) -> Option<Option<(usize, usize)>> {
+        let (Some(pref), Some(searcher)) = (self.filter.prefregex(), self.prefregex.as_mut())
+        else {
+            return Some(None);
+        };
+        self.prefregex_matched = searcher.search(pref, text);
+        if !self.prefregex_matched {
+            return None;
+        }
+        Some(
+            searcher
+                .index_of("content")
+                .and_then(|i| searcher.get(i))
+                .filter(|(s, e)| s < e),
+        )
+    }
+
+    /// The prefregex's groups (without `content`) from its match on `text`.
+    fn prefregex_groups(&self, text: &str) -> Vec<(String, Option<String>)> {
+        match (&self.prefregex, self.prefregex_matched) {
+            (Some(searcher), true) => {
+                let mut groups = searcher.group_dict(text);
+                groups.retain(|(n, _)| n != "content");
+                groups
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The single-line case (`maxlines = 1`): the buffer is the current line only, so no
+    /// line ever stays behind and nothing needs copying.
+    fn find_failures_single(&mut self, now: f64, out: &mut ToolLine) {
+        let mut text = std::mem::take(&mut self.text);
+        let mut content = std::mem::take(&mut self.content);
+        fill_buffer(&self.buffer, &mut text);
+        self.single_line_search(&text, &mut content, now, out);
+        self.text = text;
+        self.content = content;
+    }
+
+    fn single_line_search(
+        &mut self,
+        text: &str,
+        content: &mut String,
+        now: f64,
+        out: &mut ToolLine,
+    ) {
+        let n_fail = self.failregex.len();
+        let n_ignore = self.ignoreregex.len();
+        if n_ignore > 0 && n_ignore + 2 < n_fail && self.ignore_line(text, None, out) {
+            return;
+        }
+        let Some(content_span) = self.prefilter(text) else {
+            return;
+        };
+        let mut pre_groups = None;
+        let mut line: Option<Rc<TupleLine>> = None;
+        let searched: &str = match content_span {
+            Some((s, e)) => {
+                content.clear();
+                content.push_str(&text[s..e]);
+                content.push('\n');
+                content
+            }
+            None => text,
+        };
+        if let Some(set) = &mut self.fail_set {
+            set.scan(searched);
+        }
+        let org = std::mem::take(&mut self.buffer);
+        for index in 0..n_fail {
+            if self.fail_set.as_ref().is_some_and(|s| !s.may_match(index)) {
+                continue;
+            }
+            let regex = &self.filter.failregexes()[index];
+            if !self.failregex[index].search(regex, searched) {
+                continue;
+            }
+            let groups = self.failregex[index].group_dict(searched);
+            if n_ignore > 0 && self.ignore_line(searched, Some((&org, &[])), out) {
+                if !self.options.check_all {
+                    break;
+                }
+                continue;
+            }
+            let pre = pre_groups.get_or_insert_with(|| self.prefregex_groups(text));
+            let line = line.get_or_insert_with(|| Rc::new(org[0].clone()));
+            let next = self.record(index, pre, groups, std::slice::from_ref(line), now, out);
+            if let Next::Stop = next {
+                break;
+            }
+        }
+        self.buffer = org;
+    }
+
+    /// The general case (`maxlines > 1`): Fail2Ban's `findFailure` with its buffer.
     fn find_failures(&mut self, now: f64, out: &mut ToolLine) {
         let org = self.buffer.clone();
         let mut text = std::mem::take(&mut self.text);
         fill_buffer(&org, &mut text);
-        let n_fail = self.filter.failregexes().len();
-        let n_ignore = self.filter.ignoreregexes().len();
+        let n_fail = self.failregex.len();
+        let n_ignore = self.ignoreregex.len();
         if n_ignore > 0 && n_ignore + 2 < n_fail && self.ignore_line(&text, None, out) {
             self.text = text;
             return;
         }
-        let mut pre_groups: Vec<(String, Option<String>)> = Vec::new();
         // Is `text` the current buffer's text?
         let mut fresh = true;
-        if let Some(pref) = self.filter.prefregex() {
-            let caps = pref.search(&text);
-            self.prefregex_matched = caps.is_some();
-            let Some(caps) = caps else {
-                self.text = text;
-                return;
-            };
-            pre_groups = pref.group_dict(&text, &caps);
-            let content = pre_groups
-                .iter()
-                .position(|(n, _)| n == "content")
-                .map(|i| pre_groups.remove(i).1);
-            if let Some(Some(c)) = content.filter(|c| c.as_deref().is_some_and(|c| !c.is_empty())) {
-                self.buffer = vec![TupleLine {
-                    after: c,
-                    ..Default::default()
-                }];
-                fresh = false;
-            }
+        let Some(content) = self.prefilter(&text) else {
+            self.text = text;
+            return;
+        };
+        let pre_groups = self.prefregex_groups(&text);
+        if let Some((s, e)) = content {
+            self.buffer = vec![TupleLine {
+                after: text[s..e].to_string(),
+                ..Default::default()
+            }];
+            fresh = false;
         }
         for index in 0..n_fail {
             if !fresh {
@@ -428,11 +776,11 @@ impl RegexTool {
                 fresh = true;
             }
             let regex = &self.filter.failregexes()[index];
-            let Some(caps) = regex.search(&text) else {
+            if !self.failregex[index].search(regex, &text) {
                 continue;
-            };
-            let groups = regex.group_dict(&text, &caps);
-            let (matched, unmatched) = split_matched(regex, &text, &caps, &org);
+            }
+            let groups = self.failregex[index].group_dict(&text);
+            let (matched, unmatched) = split_matched(&self.failregex[index], &text, &org);
             if n_ignore > 0 && self.ignore_line(&text, Some((&matched, &unmatched)), out) {
                 fresh = false;
                 if !self.options.check_all {
@@ -444,36 +792,56 @@ impl RegexTool {
                 self.buffer = unmatched;
                 fresh = false;
             }
-            // Failregex groups override prefregex groups of the same name, even when empty.
-            let mut merged: BTreeMap<String, Option<String>> = pre_groups.iter().cloned().collect();
-            merged.extend(groups);
-            let mut fail = FailData::from_groups(merged);
-            let mlfid = fail.get("mlfid");
-            if let Some(id) = &mlfid {
-                fail = self.mlfid_cache.merge(id, fail, &matched, now);
-                if fail.truthy("nofail") && !self.options.check_all {
-                    break;
-                }
-            } else {
-                fail.matches = Some(matched);
+            let matched: Vec<Rc<TupleLine>> = matched.into_iter().map(Rc::new).collect();
+            if let Next::Stop = self.record(index, &pre_groups, groups, &matched, now, out) {
+                break;
             }
-            let host = self.host_of(&fail);
-            let (host, ip) = match host {
-                Some(h) => h,
-                None => {
-                    if let Some(id) = &mlfid {
-                        self.mlfid_cache.mark_pending(id);
-                    }
-                    if !self.options.check_all && self.options.ignore_pending {
-                        break;
-                    }
-                    if self.options.ignore_pending {
-                        continue;
-                    }
-                    (ToolHost::Pending, None)
+        }
+        self.text = text;
+    }
+
+    /// Record failregex `index`'s match (Fail2Ban's `findFailure` after the ignore check):
+    /// merge multi-line failures, find the host, and say whether to try further regexes.
+    fn record(
+        &mut self,
+        index: usize,
+        pre_groups: &[(String, Option<String>)],
+        groups: Vec<(String, Option<String>)>,
+        matched: &[Rc<TupleLine>],
+        now: f64,
+        out: &mut ToolLine,
+    ) -> Next {
+        // Failregex groups override prefregex groups of the same name, even when empty.
+        let mut merged: BTreeMap<String, Option<String>> = pre_groups.iter().cloned().collect();
+        merged.extend(groups);
+        let mut fail = FailData::from_groups(merged);
+        let mlfid = fail.get("mlfid");
+        if let Some(id) = &mlfid {
+            fail = self.mlfid_cache.merge(id, fail, matched, now);
+            if fail.truthy("nofail") && !self.options.check_all {
+                return Next::Stop;
+            }
+        } else {
+            fail.matches = Some(matched.to_vec());
+        }
+        let (host, ip) = match self.host_of(&fail) {
+            Some(h) => h,
+            None => {
+                if let Some(id) = &mlfid {
+                    self.mlfid_cache.mark_pending(id);
                 }
-            };
-            let nofail = fail.truthy("nofail");
+                if self.options.ignore_pending {
+                    return if self.options.check_all {
+                        Next::Continue
+                    } else {
+                        Next::Stop
+                    };
+                }
+                (ToolHost::Pending, None)
+            }
+        };
+        let nofail = fail.truthy("nofail");
+        let (groups, lines) = if self.options.details {
             let groups = fail
                 .groups
                 .into_iter()
@@ -484,21 +852,25 @@ impl RegexTool {
                 .matches
                 .unwrap_or_default()
                 .iter()
-                .map(TupleLine::original)
+                .map(|l| l.original())
                 .collect();
-            out.matches.push(ToolMatch {
-                regex_index: index,
-                host,
-                ip,
-                groups,
-                nofail,
-                lines,
-            });
-            if !self.options.check_all {
-                break;
-            }
+            (groups, lines)
+        } else {
+            (BTreeMap::new(), Vec::new())
+        };
+        out.matches.push(ToolMatch {
+            regex_index: index,
+            host,
+            ip,
+            groups,
+            nofail,
+            lines,
+        });
+        if self.options.check_all {
+            Next::Continue
+        } else {
+            Next::Stop
         }
-        self.text = text;
     }
 
     /// Whom a failure accuses (Fail2Ban's `findFailure` host rules), and the separate
@@ -552,7 +924,7 @@ mod tests {
             ToolOptions {
                 check_all: false,
                 ignore_pending: true,
-                raw_hosts: false,
+                ..Default::default()
             },
         )
         .unwrap();

@@ -104,7 +104,10 @@ impl LineReader {
                 Ok(Some((
                     self.number,
                     match self.encoding {
-                        Encoding::Utf8 => String::from_utf8_lossy(bytes),
+                        Encoding::Utf8 => match std::str::from_utf8(bytes) {
+                            Ok(s) => Cow::Borrowed(s),
+                            Err(_) => String::from_utf8_lossy(bytes),
+                        },
                         Encoding::Latin1 => {
                             if bytes.is_ascii() {
                                 // Cannot fail: ASCII is UTF-8.

@@ -146,6 +146,7 @@ pub fn run(config: &Path, args: Args) -> anyhow::Result<i32> {
         check_all: !args.no_check_all && !out_mode,
         ignore_pending: out_mode,
         raw_hosts: args.raw,
+        details: out_mode || args.json,
     };
     let mut tool = RegexTool::new(&spec, options).map_err(|errors| {
         let mut msg = String::from("the filter does not compile");
