@@ -5,6 +5,7 @@ mod support;
 
 mod broken_config;
 mod client;
+mod crash;
 mod f2b_differential;
 mod regex_cmd;
 mod rotation;

@@ -174,7 +174,14 @@ impl Daemon {
             .env("WARDEN_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
+            // Appended to, so that a restarted server's log follows the previous one's.
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)
+                    .unwrap(),
+            );
         let child = cmd.spawn().expect("starting warden server");
         let mut d = Daemon {
             child: Some(child),
@@ -234,6 +241,14 @@ impl Daemon {
     /// `status JAIL --json`, parsed.
     pub fn jail_status(&self, jail: &str) -> warden_proto::JailStatus {
         serde_json::from_str(&self.ok(&["status", jail, "--json"])).unwrap()
+    }
+
+    /// Kill the server with SIGKILL (no cleanup of any kind) and reap it.
+    pub fn kill9(mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     /// Stop through the control socket and wait for the process to exit.

@@ -9,7 +9,7 @@ use crate::actions::{ActionRunner, Ticket};
 use crate::bans::ExpiryTimer;
 use crate::events;
 use crate::sources::file::LineBatch;
-use crate::store::{BanRecord, SavedPosition, Store, Write};
+use crate::store::{BanRecord, SavedPosition, Store};
 use ignore::{canonical, IgnoreList};
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -389,22 +389,20 @@ impl Jail {
         true
     }
 
-    /// Save (and wait for) the reading position after `batch`, with a store.
+    /// Save (and wait for) the reading position after `batch`, with a store. It goes through
+    /// the jail's sequencer, so it is committed together with or after the bans the batch made:
+    /// a crash can never leave a saved position past a line whose ban was not saved.
     fn commit_position(&self, batch: &LineBatch) {
-        let (Some(store), Some(cp)) = (&self.store, &batch.checkpoint) else {
+        let (Some(_), Some(cp)) = (&self.store, &batch.checkpoint) else {
             return;
         };
-        let ack = store.submit(Write::LogPosition(SavedPosition {
+        let ack = self.sequencer.position(SavedPosition {
             jail: self.name.clone(),
             path: batch.path.clone(),
             checkpoint: cp.clone(),
-        }));
-        match ack.blocking_recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::error!(jail = %self.name, error = %e, "cannot save the reading position")
-            }
-            Err(_) => tracing::error!(jail = %self.name, "the store stopped"),
+        });
+        if ack.blocking_recv().is_err() {
+            tracing::error!(jail = %self.name, "the ban sequencer stopped");
         }
     }
 

@@ -8,7 +8,7 @@
 use super::record_from_ticket;
 use crate::actions::{ActionRunner, Ticket};
 use crate::events;
-use crate::store::{Store, Write};
+use crate::store::{SavedPosition, Store, Write};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -20,6 +20,8 @@ enum Op {
         ticket: Arc<Ticket>,
         manual: bool,
     },
+    /// Where reading stands after a batch: committed after (or with) the bans that batch made.
+    Position(SavedPosition, oneshot::Sender<()>),
     Barrier(oneshot::Sender<()>),
 }
 
@@ -48,6 +50,13 @@ impl Sequencer {
 
     pub(super) fn unban(&self, ticket: Arc<Ticket>, manual: bool) {
         let _ = self.tx.send(Op::Unban { ticket, manual });
+    }
+
+    /// Save the reading position after the bans queued so far; resolves once committed.
+    pub(super) fn position(&self, pos: SavedPosition) -> oneshot::Receiver<()> {
+        let (done, wait) = oneshot::channel();
+        let _ = self.tx.send(Op::Position(pos, done));
+        wait
     }
 
     /// Wait until everything queued so far has been handed to the actions.
@@ -85,6 +94,7 @@ async fn run(
                         jail: jail.clone(),
                         ip: ticket.ip,
                     })),
+                    Op::Position(pos, _) => Some(store.submit(Write::LogPosition(pos.clone()))),
                     _ => None,
                 })
                 .collect();
@@ -117,7 +127,7 @@ async fn run(
                         a.unban(Arc::clone(&ticket));
                     }
                 }
-                Op::Barrier(done) => {
+                Op::Barrier(done) | Op::Position(_, done) => {
                     let _ = done.send(());
                 }
             }
