@@ -1,5 +1,7 @@
-//! The few libnftables functions Warden needs (`libnftables.so.1`, package `libnftables1`;
-//! linking needs `libnftables-dev`).
+//! The few libnftables functions Warden needs, loaded at run time from `libnftables.so.1`
+//! (package `libnftables1`, installed with `nftables`). Loading it lazily keeps the build free
+//! of `-dev` packages and lets Warden run where nftables is absent: the native backend then
+//! reports itself unavailable and actions fall back to their commands.
 //!
 //! A context holds a netlink socket opened when the context is created, in the network
 //! namespace of the creating thread, and a cache; it is not thread-safe, so [`NftContext`] is
@@ -15,15 +17,52 @@ struct RawCtx {
 
 const NFT_CTX_DEFAULT: u32 = 0;
 
-#[link(name = "nftables")]
-extern "C" {
-    fn nft_ctx_new(flags: u32) -> *mut RawCtx;
-    fn nft_ctx_free(ctx: *mut RawCtx);
-    fn nft_ctx_buffer_output(ctx: *mut RawCtx) -> c_int;
-    fn nft_ctx_get_output_buffer(ctx: *mut RawCtx) -> *const c_char;
-    fn nft_ctx_buffer_error(ctx: *mut RawCtx) -> c_int;
-    fn nft_ctx_get_error_buffer(ctx: *mut RawCtx) -> *const c_char;
-    fn nft_run_cmd_from_buffer(ctx: *mut RawCtx, buf: *const c_char) -> c_int;
+type CtxNew = unsafe extern "C" fn(u32) -> *mut RawCtx;
+type CtxFree = unsafe extern "C" fn(*mut RawCtx);
+type CtxInt = unsafe extern "C" fn(*mut RawCtx) -> c_int;
+type CtxBuf = unsafe extern "C" fn(*mut RawCtx) -> *const c_char;
+type RunCmd = unsafe extern "C" fn(*mut RawCtx, *const c_char) -> c_int;
+
+/// The functions, resolved once from the shared library.
+struct Lib {
+    nft_ctx_new: CtxNew,
+    nft_ctx_free: CtxFree,
+    nft_ctx_buffer_output: CtxInt,
+    nft_ctx_get_output_buffer: CtxBuf,
+    nft_ctx_buffer_error: CtxInt,
+    nft_ctx_get_error_buffer: CtxBuf,
+    nft_run_cmd_from_buffer: RunCmd,
+    _lib: libloading::Library,
+}
+
+fn lib() -> Result<&'static Lib, String> {
+    static LIB: std::sync::OnceLock<Result<Lib, String>> = std::sync::OnceLock::new();
+    LIB.get_or_init(|| {
+        // SAFETY: libnftables runs no initialisers with preconditions; the symbols are looked
+        // up with the C signatures documented in libnftables(3).
+        unsafe {
+            let lib = libloading::Library::new("libnftables.so.1")
+                .map_err(|e| format!("cannot load libnftables.so.1 (install nftables): {e}"))?;
+            macro_rules! sym {
+                ($name:literal) => {
+                    *lib.get($name)
+                        .map_err(|e| format!("libnftables.so.1 lacks a function: {e}"))?
+                };
+            }
+            Ok(Lib {
+                nft_ctx_new: sym!(b"nft_ctx_new\0"),
+                nft_ctx_free: sym!(b"nft_ctx_free\0"),
+                nft_ctx_buffer_output: sym!(b"nft_ctx_buffer_output\0"),
+                nft_ctx_get_output_buffer: sym!(b"nft_ctx_get_output_buffer\0"),
+                nft_ctx_buffer_error: sym!(b"nft_ctx_buffer_error\0"),
+                nft_ctx_get_error_buffer: sym!(b"nft_ctx_get_error_buffer\0"),
+                nft_run_cmd_from_buffer: sym!(b"nft_run_cmd_from_buffer\0"),
+                _lib: lib,
+            })
+        }
+    })
+    .as_ref()
+    .map_err(Clone::clone)
 }
 
 /// An owned libnftables context with buffered output and errors.
@@ -38,13 +77,16 @@ unsafe impl Send for NftContext {}
 impl NftContext {
     /// Creates a context bound to the calling thread's network namespace.
     pub fn new() -> Result<NftContext, String> {
+        let lib = lib()?;
         // SAFETY: plain constructor; a null return is checked.
-        let raw = unsafe { nft_ctx_new(NFT_CTX_DEFAULT) };
+        let raw = unsafe { (lib.nft_ctx_new)(NFT_CTX_DEFAULT) };
         let ctx = NonNull::new(raw).ok_or("nft_ctx_new failed")?;
         // SAFETY: `ctx` is a live context owned by us.
         unsafe {
-            if nft_ctx_buffer_output(ctx.as_ptr()) != 0 || nft_ctx_buffer_error(ctx.as_ptr()) != 0 {
-                nft_ctx_free(ctx.as_ptr());
+            if (lib.nft_ctx_buffer_output)(ctx.as_ptr()) != 0
+                || (lib.nft_ctx_buffer_error)(ctx.as_ptr()) != 0
+            {
+                (lib.nft_ctx_free)(ctx.as_ptr());
                 return Err("cannot buffer libnftables output".into());
             }
         }
@@ -57,10 +99,11 @@ impl NftContext {
         let buf = CString::new(commands).map_err(|_| "command text contains NUL".to_owned())?;
         // SAFETY: `self.ctx` is live; `buf` outlives the call; the returned buffers are owned by
         // the context and copied before the next call into it.
+        let lib = lib()?;
         unsafe {
-            let rc = nft_run_cmd_from_buffer(self.ctx.as_ptr(), buf.as_ptr());
-            let out = take(nft_ctx_get_output_buffer(self.ctx.as_ptr()));
-            let err = take(nft_ctx_get_error_buffer(self.ctx.as_ptr()));
+            let rc = (lib.nft_run_cmd_from_buffer)(self.ctx.as_ptr(), buf.as_ptr());
+            let out = take((lib.nft_ctx_get_output_buffer)(self.ctx.as_ptr()));
+            let err = take((lib.nft_ctx_get_error_buffer)(self.ctx.as_ptr()));
             if rc == 0 {
                 Ok(out)
             } else if err.trim().is_empty() {
@@ -86,7 +129,9 @@ unsafe fn take(p: *const c_char) -> String {
 
 impl Drop for NftContext {
     fn drop(&mut self) {
-        // SAFETY: we own the context and never use it again.
-        unsafe { nft_ctx_free(self.ctx.as_ptr()) }
+        // SAFETY: we own the context and never use it again; it exists, so the library loaded.
+        if let Ok(lib) = lib() {
+            unsafe { (lib.nft_ctx_free)(self.ctx.as_ptr()) }
+        }
     }
 }

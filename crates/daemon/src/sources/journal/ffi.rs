@@ -27,7 +27,9 @@ pub const SD_JOURNAL_NOP: c_int = 0;
 /// `sd_journal_process`: files were added, removed or rotated.
 pub const SD_JOURNAL_INVALIDATE: c_int = 2;
 
-#[link(name = "systemd")]
+// `libsystemd.so.0` itself (package libsystemd0, which apt depends on), so building needs no
+// `libsystemd-dev`.
+#[link(name = "libsystemd.so.0", kind = "dylib", modifiers = "+verbatim")]
 extern "C" {
     pub fn sd_journal_open(ret: *mut *mut SdJournal, flags: c_int) -> c_int;
     pub fn sd_journal_open_directory(
