@@ -7,6 +7,7 @@ mod broken_config;
 mod client;
 mod crash;
 mod f2b_differential;
+mod journal;
 mod regex_cmd;
 mod rotation;
 mod sample_suite;

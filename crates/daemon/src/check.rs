@@ -58,6 +58,20 @@ pub fn check(dir: &Path) -> Result<Checked, Vec<Diagnostic>> {
                 message,
             });
         }
+        if jail.backend.trim().starts_with("systemd") {
+            let m = jail.filter.journalmatch.clone().unwrap_or_default();
+            if let Err(e) = crate::sources::journal::JournalMatch::parse(&m) {
+                errors.push(Diagnostic {
+                    location: Location {
+                        file: jail.filter.file.clone(),
+                        line: None,
+                    },
+                    section: Some(format!("{} (filter {})", jail.name, jail.filter.name)),
+                    key: Some("journalmatch".into()),
+                    message: e.to_string(),
+                });
+            }
+        }
         match Filter::new(&crate::jail::filter_spec(jail)) {
             Ok(filter) => filters.push(filter),
             Err(errs) => {

@@ -1,13 +1,13 @@
 //! The running jails by name, and which jails read which log file.
 
-use crate::jail::Jail;
+use crate::jail::{FilterInput, Jail};
 use crate::sources::file::LineBatch;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::{Arc, RwLock};
 
-type LineSender = mpsc::Sender<Arc<LineBatch>>;
+type LineSender = mpsc::Sender<FilterInput>;
 
 /// Jails and line routes, shared by the control socket, the timer and the router.
 #[derive(Default)]
@@ -90,7 +90,7 @@ impl Registry {
         let routes = self.routes.read().unwrap_or_else(|p| p.into_inner());
         if let Some(list) = routes.get(&batch.path) {
             for (_, tx) in list {
-                let _ = tx.send(Arc::clone(&batch));
+                let _ = tx.send(FilterInput::Lines(Arc::clone(&batch)));
             }
         }
     }

@@ -126,6 +126,9 @@ impl Server {
         let jail = Jail::start(config, self.expiry.clone(), self.store.clone());
         jail.restore_from_store();
         let lines = jail.spawn_filter_thread(filter);
+        if jail.uses_journal() {
+            jail.follow_journal(lines.clone());
+        }
         self.registry.insert(jail, lines);
     }
 

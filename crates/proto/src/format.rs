@@ -27,7 +27,7 @@ pub fn jail_status(s: &JailStatus) -> String {
          |  |- Currently failed:\t{}\n\
          |  |- Total failed:\t{}\n\
          {}\
-         |  `- File list:\t{}\n\
+         |  `- {}\n\
          `- Actions\n   \
          |- Currently banned:\t{}\n   \
          |- Total banned:\t{}\n   \
@@ -36,7 +36,10 @@ pub fn jail_status(s: &JailStatus) -> String {
         s.currently_failed,
         s.total_failed,
         evicted,
-        s.file_list.join(" "),
+        match &s.journal_matches {
+            Some(m) => format!("Journal matches:\t{m}"),
+            None => format!("File list:\t{}", s.file_list.join(" ")),
+        },
         s.currently_banned,
         s.total_banned,
         s.banned.join(" ")
@@ -74,6 +77,7 @@ mod tests {
                 "198.51.100.7".into(),
             ],
             evicted: 0,
+            journal_matches: None,
         };
         // Recorded from fail2ban-server 1.0.2 (fail2ban-semantics.md §4).
         let expected = "Status for the jail: sshd\n|- Filter\n|  |- Currently failed:\t1\n|  |- Total failed:\t3\n|  `- File list:\t/var/log/auth.log\n`- Actions\n   |- Currently banned:\t3\n   |- Total banned:\t3\n   `- Banned IP list:\t192.0.2.1 192.0.2.2 198.51.100.7\n";
@@ -91,6 +95,7 @@ mod tests {
             total_banned: 0,
             banned: vec![],
             evicted: 0,
+            journal_matches: None,
         };
         assert!(!jail_status(&s).contains("Evicted"));
         s.evicted = 7;

@@ -98,6 +98,10 @@ pub struct JailStatus {
     pub total_failed: u64,
     /// Followed log files.
     pub file_list: Vec<String>,
+    /// The journal matches, for a jail reading the systemd journal (then shown instead of the
+    /// file list).
+    #[serde(default)]
+    pub journal_matches: Option<String>,
     /// Addresses banned now.
     pub currently_banned: u64,
     /// Bans since the jail started.

@@ -29,6 +29,33 @@ pub fn now() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The options of a backend such as `systemd[journalpath=/var/log/journal/remote]`.
+fn backend_options(backend: &str) -> HashMap<String, String> {
+    let Some(inner) = backend
+        .split_once('[')
+        .and_then(|(_, rest)| rest.rsplit_once(']'))
+        .map(|(inner, _)| inner)
+    else {
+        return HashMap::new();
+    };
+    inner
+        .split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| {
+            let v = v.trim().trim_matches(|c| c == '"' || c == '\'');
+            (k.trim().to_string(), v.to_string())
+        })
+        .collect()
+}
+
+/// What a jail's filter thread reads.
+pub enum FilterInput {
+    /// Lines from a log file.
+    Lines(Arc<LineBatch>),
+    /// Entries from the systemd journal.
+    Journal(crate::sources::journal::JournalBatch),
+}
+
 /// A ban in force.
 #[derive(Debug, Clone)]
 pub struct BanEntry {
@@ -84,6 +111,7 @@ pub struct Jail {
     actions: Vec<ActionRunner>,
     sequencer: sequencer::Sequencer,
     store: Option<Store>,
+    journal: Mutex<Option<crate::sources::journal::JournalWatcher>>,
     expiry: ExpiryTimer,
     dns: Mutex<HashMap<String, (Vec<IpAddr>, std::time::Instant)>>,
     increment: Option<increment::BanTimeIncrement>,
@@ -183,7 +211,12 @@ impl Jail {
         }
         let jail = Arc::new(Jail {
             name: config.name.clone(),
-            files: expand_logpaths(&config.logpath),
+            // The journal backend reads no files (Fail2Ban ignores logpath there too).
+            files: if config.backend.trim().starts_with("systemd") {
+                Vec::new()
+            } else {
+                expand_logpaths(&config.logpath)
+            },
             ignore: IgnoreList::new(&config.ignoreip, config.ignoreself),
             state: Mutex::new(JailState {
                 tracker: FailureTracker::new(
@@ -201,6 +234,7 @@ impl Jail {
             }),
             sequencer: sequencer::Sequencer::spawn(&config.name, actions.clone(), store.clone()),
             store,
+            journal: Mutex::new(None),
             actions,
             expiry,
             dns: Mutex::new(HashMap::new()),
@@ -222,25 +256,37 @@ impl Jail {
 
     /// Start the thread that runs `filter` over the batches sent to the returned channel. After
     /// each batch, where reading stands is saved (with a store) so a restart resumes there.
-    pub fn spawn_filter_thread(
-        self: &Arc<Self>,
-        mut filter: Filter,
-    ) -> mpsc::Sender<Arc<LineBatch>> {
-        let (tx, rx) = mpsc::channel::<Arc<LineBatch>>();
+    pub fn spawn_filter_thread(self: &Arc<Self>, mut filter: Filter) -> mpsc::Sender<FilterInput> {
+        let (tx, rx) = mpsc::channel::<FilterInput>();
         let jail = Arc::clone(self);
         std::thread::Builder::new()
             .name(format!("filter-{}", self.name))
             .spawn(move || {
                 let mut found = Vec::new();
-                while let Ok(batch) = rx.recv() {
-                    for line in &batch.lines {
-                        let t = now();
-                        let result = filter.process_line(line, t);
-                        for failure in result.failures {
-                            jail.on_failure(failure, t, &mut found);
+                while let Ok(input) = rx.recv() {
+                    match input {
+                        FilterInput::Lines(batch) => {
+                            for line in &batch.lines {
+                                let t = now();
+                                let result = filter.process_line(line, t);
+                                for failure in result.failures {
+                                    jail.on_failure(failure, t, &mut found);
+                                }
+                            }
+                            jail.commit_position(&batch);
+                        }
+                        // Journal entries carry their time: no date detection (Fail2Ban's
+                        // systemd backend does the same).
+                        FilterInput::Journal(batch) => {
+                            for entry in &batch.entries {
+                                let t = now();
+                                let result = filter.process_entry(&entry.line, entry.time, t);
+                                for failure in result.failures {
+                                    jail.on_failure(failure, t, &mut found);
+                                }
+                            }
                         }
                     }
-                    jail.commit_position(&batch);
                     for (ip, time) in found.drain(..) {
                         events::found(&jail.name, ip, time);
                     }
@@ -248,6 +294,47 @@ impl Jail {
             })
             .expect("spawning a filter thread");
         tx
+    }
+
+    /// For `backend = systemd`: follow the system journal with the filter's `journalmatch`,
+    /// from `findtime` ago, feeding `lines` (the jail's filter thread).
+    pub fn follow_journal(&self, lines: mpsc::Sender<FilterInput>) {
+        use crate::sources::journal::{watch_journal, JournalSource, JournalSpec, Start};
+        // Fail2Ban's backend options: systemd[journalpath=DIR] or systemd[journalfiles=F ...].
+        let opts = backend_options(&self.config.backend);
+        let source = if let Some(dir) = opts.get("journalpath") {
+            JournalSource::Directory(PathBuf::from(dir))
+        } else if let Some(files) = opts.get("journalfiles") {
+            JournalSource::Files(files.split_whitespace().map(PathBuf::from).collect())
+        } else {
+            JournalSource::System
+        };
+        let spec = JournalSpec {
+            source,
+            matches: self.config.filter.journalmatch.clone().unwrap_or_default(),
+            start: Start::Time(now() - self.config.findtime as f64),
+        };
+        let (tx, rx) = mpsc::channel();
+        match watch_journal(spec, tx) {
+            Ok(watcher) => {
+                std::thread::spawn(move || {
+                    while let Ok(batch) = rx.recv() {
+                        if lines.send(FilterInput::Journal(batch)).is_err() {
+                            break;
+                        }
+                    }
+                });
+                *self.journal.lock().unwrap_or_else(|p| p.into_inner()) = Some(watcher);
+            }
+            Err(e) => {
+                tracing::error!(jail = %self.name, error = %e, "[{}] cannot read the journal: {e}", self.name)
+            }
+        }
+    }
+
+    /// Does this jail read the systemd journal rather than files?
+    pub fn uses_journal(&self) -> bool {
+        self.config.backend.trim().starts_with("systemd")
     }
 
     /// Count a failure found by the filter, banning when `maxretry` is reached. A host name is
@@ -546,6 +633,12 @@ impl Jail {
             currently_failed: st.tracker.len() as u64,
             total_failed: st.total_failed,
             file_list: self.files.iter().map(|p| p.display().to_string()).collect(),
+            journal_matches: self.uses_journal().then(|| {
+                let m = self.config.filter.journalmatch.clone().unwrap_or_default();
+                crate::sources::journal::JournalMatch::parse(&m)
+                    .map(|j| j.to_string())
+                    .unwrap_or(m)
+            }),
             currently_banned: st.bans.len() as u64,
             evicted: st.tracker.evicted(),
             total_banned: st.total_banned,
@@ -555,6 +648,10 @@ impl Jail {
 
     /// Stop the actions: bans are lifted (flush or unban) and `actionstop` runs.
     pub async fn stop(&self) {
+        self.journal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         // Whatever is still on its way to the actions gets there first.
         self.sequencer.drain().await;
         let banned: Vec<Arc<Ticket>> = self
