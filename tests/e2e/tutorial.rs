@@ -254,3 +254,60 @@ fn tutorial_files_in_debians_fail2ban_tree() {
         "chain left behind:\n{rules}\n{log}"
     );
 }
+
+/// Fail2Ban's `iptables-ipset-proto6-allports` from Debian's tree is carried out on ipset sets
+/// (one set per jail and family, one iptables rule each) in batches, not a rule per address.
+#[test]
+fn debian_ipset_action_runs_on_kernel_sets() {
+    let Some(root) = fail2ban_root() else {
+        eprintln!(
+            "skipped: WARDEN_F2B_ROOT is not set (scripts/test sets it via scripts/fetch-fail2ban)"
+        );
+        return;
+    };
+    require_root_and_tools();
+    let server = Netns::new("ipset");
+    let ws = Workspace::with_tree(&root.join("etc/fail2ban"));
+    ws.write("haproxy.log", "");
+    ws.write(
+        "config/jail.d/zz.local",
+        &format!(
+            "[sshd]\nenabled = false\n[haproxy-noserv]\nenabled = true\nfilter = haproxy-noserv\n\
+             banaction = iptables-ipset-proto6-allports\naction = %(action_)s\nlogpath = {}\n",
+            ws.path("haproxy.log").display()
+        ),
+    );
+    ws.write("config/filter.d/haproxy-noserv.conf", TUTORIAL_FILTER_FIXED);
+    let daemon = Daemon::start(&ws, Some(&server.name));
+    assert_eq!(
+        daemon.ok(&[
+            "set",
+            "haproxy-noserv",
+            "banip",
+            "192.0.2.66",
+            "192.0.2.67",
+            "2001:db8::66"
+        ]),
+        "3\n"
+    );
+    wait_for("the ipset sets", Duration::from_secs(10), || {
+        let v4 = server.try_exec(&["ipset", "list", "f2b-haproxy-noserv"]);
+        let v6 = server.try_exec(&["ipset", "list", "f2b-haproxy-noserv6"]);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&v4.stdout),
+            String::from_utf8_lossy(&v6.stdout)
+        );
+        text.contains("192.0.2.66") && text.contains("192.0.2.67") && text.contains("2001:db8::66")
+    });
+    let rules = server.exec(&["iptables", "-w", "-S", "INPUT"]);
+    assert_eq!(
+        rules.matches("--match-set f2b-haproxy-noserv src").count(),
+        1,
+        "{rules}"
+    );
+    daemon.stop();
+    assert!(!server
+        .exec(&["iptables", "-w", "-S"])
+        .contains("f2b-haproxy-noserv"));
+}

@@ -164,8 +164,8 @@ impl ActionRunner {
     /// shell commands.
     pub fn spawn(jail: &str, config: ActionConfig) -> ActionRunner {
         let name = config.name.clone();
-        if native::native_kind(&config).is_some() {
-            match (native::nftables(), native::jail_rule(&config)) {
+        if let Some(kind) = native::native_kind(&config) {
+            match (native::backend(kind), native::jail_rule(&config)) {
                 (Ok(fw), Ok(rule)) => {
                     let (tx, rx) = mpsc::unbounded_channel();
                     tokio::spawn(native::run(jail.to_string(), name.clone(), fw, rule, rx));
@@ -177,7 +177,7 @@ impl ActionRunner {
                 (Err(e), _) | (_, Err(e)) => tracing::warn!(
                     jail,
                     action = %name,
-                    "[{jail}] native nftables unavailable for {name} ({e}); running its commands instead"
+                    "[{jail}] native {kind} unavailable for {name} ({e}); running its commands instead"
                 ),
             }
         }

@@ -21,20 +21,46 @@ use warden_config::ActionConfig;
 /// Name of Warden's nftables table.
 pub const TABLE: &str = "warden";
 
-/// Which native backend serves `action`, if any.
+/// Which native backend serves `action`, if any: `nftables` for Fail2Ban's nftables actions,
+/// `ipset` for its iptables-ipset ones (sets `f2b-<jail>` plus one iptables rule each, changed
+/// in `ipset restore` batches). `warden_native = nftables|ipset|no` in the action file decides
+/// explicitly.
 pub fn native_kind(action: &ActionConfig) -> Option<&'static str> {
     if let Some(v) = action.properties.get("warden_native") {
         return match v.trim() {
             "nftables" => Some("nftables"),
+            "ipset" => Some("ipset"),
             _ => None,
         };
     }
     let stem = Path::new(&action.file).file_stem()?.to_str()?;
-    matches!(
-        stem,
-        "nftables" | "nftables-multiport" | "nftables-allports"
-    )
-    .then_some("nftables")
+    match stem {
+        "nftables" | "nftables-multiport" | "nftables-allports" => Some("nftables"),
+        "iptables-ipset"
+        | "iptables-ipset-proto4"
+        | "iptables-ipset-proto6"
+        | "iptables-ipset-proto6-allports" => Some("ipset"),
+        _ => None,
+    }
+}
+
+/// The firewall backend for `kind`, or why it cannot be used here.
+pub fn backend(kind: &str) -> Result<Arc<dyn Firewall>, String> {
+    match kind {
+        "ipset" => {
+            static IPSET: OnceLock<Arc<crate::firewall::Ipset>> = OnceLock::new();
+            let have = std::process::Command::new("ipset")
+                .arg("version")
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if !have {
+                return Err("the ipset program is not available".into());
+            }
+            let fw = IPSET.get_or_init(|| Arc::new(crate::firewall::Ipset::new()));
+            Ok(Arc::clone(fw) as Arc<dyn Firewall>)
+        }
+        _ => nftables().map(|n| n as Arc<dyn Firewall>),
+    }
 }
 
 /// The process-wide nftables handle (one libnftables context for all jails), or why not.
@@ -80,6 +106,11 @@ pub fn jail_rule(action: &ActionConfig) -> Result<JailRule, String> {
     }
     if let Some(h) = get("chain_hook").filter(|h| !h.is_empty()) {
         rule.chain_hook = h;
+    } else if native_kind(action) == Some("ipset") {
+        // iptables actions name a built-in chain (`chain = INPUT`).
+        if let Some(c) = get("chain").filter(|c| !c.is_empty() && !c.contains('<')) {
+            rule.chain_hook = c;
+        }
     }
     if let Some(p) = get("chain_priority").and_then(|p| p.parse().ok()) {
         rule.priority = p;
