@@ -11,4 +11,5 @@ mod journal;
 mod regex_cmd;
 mod rotation;
 mod sample_suite;
+mod scale;
 mod tutorial;

@@ -230,7 +230,8 @@ impl Daemon {
         let out = self.client(args);
         assert!(
             out.status.success(),
-            "warden {args:?} failed: {}\n{}\nserver log:\n{}",
+            "warden {:?} failed: {}\n{}\nserver log:\n{}",
+            &args[..args.len().min(6)],
             out.status,
             String::from_utf8_lossy(&out.stderr),
             self.log_text()
