@@ -82,3 +82,66 @@ fn copytruncate_rotation_counts_each_failure_once() {
         settle(&daemon, 40 + (round as u64 + 1) * 25);
     }
 }
+
+/// 1,000 rotations of every kind while a writer appends steadily: every failure written is
+/// counted exactly once. (During a copytruncate the writer pauses: a line written between the
+/// copy and the truncation is in neither file — logrotate's own, documented loss — so it
+/// would not be a failure "written".)
+#[test]
+fn a_thousand_mixed_rotations_under_a_steady_stream() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+    let ws = counting_workspace();
+    let daemon = Daemon::start(&ws, None);
+    let log = ws.path("haproxy.log");
+    let gate = Arc::new(Mutex::new(()));
+    let done = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicU64::new(0));
+    let writer = {
+        let (log, gate, done, written) = (log.clone(), gate.clone(), done.clone(), written.clone());
+        std::thread::spawn(move || {
+            let mut i = 0u32;
+            while !done.load(Ordering::SeqCst) {
+                {
+                    let _g = gate.lock().unwrap();
+                    let mut f = std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&log)
+                        .unwrap();
+                    writeln!(f, "{}", lines(i, 1)[0]).unwrap();
+                    written.fetch_add(1, Ordering::SeqCst);
+                }
+                i += 1;
+                std::thread::sleep(Duration::from_micros(700));
+            }
+        })
+    };
+    for r in 0..1000u32 {
+        let rotated = ws.path(&format!("haproxy.log.{}", r % 3 + 1));
+        match r % 3 {
+            0 => {
+                let _ = std::fs::rename(&log, &rotated);
+            }
+            1 => {
+                let _g = gate.lock().unwrap();
+                if std::fs::copy(&log, &rotated).is_ok() {
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .truncate(true)
+                        .open(&log)
+                        .unwrap();
+                }
+            }
+            _ => {
+                let _ = std::fs::remove_file(&log);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    done.store(true, Ordering::SeqCst);
+    writer.join().unwrap();
+    let total = written.load(Ordering::SeqCst);
+    eprintln!("{total} lines written across 1000 rotations");
+    settle(&daemon, total);
+}
