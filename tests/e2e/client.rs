@@ -332,3 +332,31 @@ fn bans_and_reading_position_survive_a_restart() {
     let daemon = Daemon::start(&ws, None);
     assert_eq!(daemon.jail_status("app").currently_banned, 0);
 }
+
+#[test]
+fn recidive_bans_repeat_offenders_from_wardens_own_log() {
+    let ws = workspace();
+    // The server's own log (its stderr, kept by the test harness) is what recidive reads.
+    ws.write(
+        "config/jail.d/zz-recidive.local",
+        &format!(
+            "[recidive]\nenabled = true\nlogpath = {}\naction = record[name=recidive]\nmaxretry = 3\nignoreself = false\n",
+            ws.path("warden.log").display()
+        ),
+    );
+    let daemon = Daemon::start(&ws, None);
+    for round in 0..3 {
+        assert_eq!(daemon.ok(&["set", "app", "banip", "198.51.100.70"]), "1\n");
+        if round < 2 {
+            assert_eq!(
+                daemon.ok(&["set", "app", "unbanip", "198.51.100.70"]),
+                "1\n"
+            );
+        }
+    }
+    wait_for("the recidive ban", Duration::from_secs(15), || {
+        daemon.jail_status("recidive").banned == vec!["198.51.100.70".to_string()]
+    });
+    let st = daemon.jail_status("recidive");
+    assert_eq!(st.total_failed, 3, "its own ban is not counted again");
+}
