@@ -153,6 +153,20 @@ fn same_numbers_as_fail2ban_regex() {
         let args = ["-c", config.as_str(), log.as_str(), regex.as_str()];
         let theirs = numbers(&fail2ban_regex(&root, &args));
         let ours = numbers(&warden_ok(&args));
+        // Two threads (date detection apart from the rest) change nothing.
+        let threaded = [
+            "--threads",
+            "2",
+            "-c",
+            config.as_str(),
+            log.as_str(),
+            regex.as_str(),
+        ];
+        assert_eq!(
+            numbers(&warden_ok(&threaded)),
+            ours,
+            "--threads 2: {log} {regex}"
+        );
         let name = Path::new(log).file_name().unwrap().to_string_lossy();
         report.push(format!(
             "{name:>16} {regex:.40}: {} lines, {} ignored, {} matched, {} missed, {} hits",

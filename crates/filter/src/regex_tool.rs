@@ -14,7 +14,7 @@
 //! whose name does not resolve.
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::date::convert::{parse_zone, TimeError};
 use crate::date::{DateDetector, DateMatch};
@@ -256,33 +256,46 @@ impl Searcher {
         self.names.iter().position(|n| n.as_deref() == Some(name))
     }
 
-    /// Named groups of the last match (`None`: did not take part), `alt_*` groups filling
-    /// their empty targets, as Fail2Ban's `getGroups`.
+    /// Named groups of the last match (see [`group_dict`]).
     fn group_dict(&self, text: &str) -> Vec<(String, Option<String>)> {
-        let mut groups: Vec<(String, Option<String>)> = self
-            .names
-            .iter()
-            .enumerate()
-            .filter_map(|(i, n)| {
-                Some((n.clone()?, self.get(i).map(|(s, e)| text[s..e].to_string())))
-            })
-            .collect();
-        for (alt, target) in &self.alternates {
-            let value = groups
-                .iter()
-                .find(|(n, _)| n == alt)
-                .and_then(|(_, v)| v.clone());
-            let Some(value) = value.filter(|v| !v.is_empty()) else {
-                continue;
-            };
-            match groups.iter_mut().find(|(n, _)| n == target) {
-                Some((_, v)) if v.as_deref().is_some_and(|v| !v.is_empty()) => {}
-                Some((_, v)) => *v = Some(value),
-                None => groups.push((target.clone(), Some(value))),
-            }
-        }
-        groups
+        group_dict(&self.names, &self.alternates, text, |i| self.get(i))
     }
+
+    /// The spans of every group of the last match.
+    fn copy_spans(&self, out: &mut Vec<Option<(usize, usize)>>) {
+        out.clear();
+        out.extend((0..self.names.len()).map(|i| self.get(i)));
+    }
+}
+
+/// Named groups of a match (`None`: did not take part), `alt_*` groups filling their empty
+/// targets, as Fail2Ban's `getGroups`.
+fn group_dict(
+    names: &[Option<String>],
+    alternates: &[(String, String)],
+    text: &str,
+    get: impl Fn(usize) -> Option<(usize, usize)>,
+) -> Vec<(String, Option<String>)> {
+    let mut groups: Vec<(String, Option<String>)> = names
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| Some((n.clone()?, get(i).map(|(s, e)| text[s..e].to_string()))))
+        .collect();
+    for (alt, target) in alternates {
+        let value = groups
+            .iter()
+            .find(|(n, _)| n == alt)
+            .and_then(|(_, v)| v.clone());
+        let Some(value) = value.filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        match groups.iter_mut().find(|(n, _)| n == target) {
+            Some((_, v)) if v.as_deref().is_some_and(|v| !v.is_empty()) => {}
+            Some((_, v)) => *v = Some(value),
+            None => groups.push((target.clone(), Some(value))),
+        }
+    }
+    groups
 }
 
 /// All failregexes the `regex` crate runs, in one set: one pass over a line tells which of
@@ -402,15 +415,124 @@ struct DateCache {
     time: f64,
 }
 
-/// A filter that runs lines as `fail2ban-regex` does (see the module docs).
+/// A line after the first stage ([`Preparer`]): cut around its date, and on the
+/// single-line path already searched by the prefregex. Reused from line to line.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    tuple: TupleLine,
+    /// The time failures on the line get.
+    date: Option<f64>,
+    /// Fail2Ban fails on the line (a date with an unknown zone abbreviation): it yields
+    /// nothing.
+    dropped: bool,
+    /// Single-line path: the searched text (the line without its date, plus `\n`).
+    text: String,
+    /// Single-line path: did the prefregex match `text` (`None`: no prefregex)?
+    pref: Option<bool>,
+    /// Its groups' spans in `text`.
+    pref_spans: Vec<Option<(usize, usize)>>,
+}
+
+/// The first stage of a line: the date (the detector and the last date carry over from
+/// line to line) and, on the single-line path, the prefregex (stateless). [`Finisher`] does
+/// the rest; the two can run on two threads, one line apart or more.
 #[derive(Debug)]
-pub struct RegexTool {
-    filter: Filter,
-    options: ToolOptions,
+pub struct Preparer {
     dates: DateDetector,
     date_cache: Option<DateCache>,
+    last_date: Option<f64>,
+    last_date_text: String,
+    /// Single-line path: the prefregex, compiled once more for this stage.
+    prefregex: Option<(CompiledRegex, Searcher)>,
+    single: bool,
+}
+
+impl Preparer {
+    /// Cut `line` around its date into `p` (and search it with the prefregex).
+    pub fn prepare(&mut self, line: &str, now: f64, p: &mut Prepared) {
+        p.dropped = false;
+        p.date = None;
+        let m = self.dates.match_time(line, now);
+        match m.as_ref().and_then(|m| Some((m, m.date_span()?))) {
+            Some((m, (s, e))) => {
+                p.tuple.set(&line[..s], &line[s..e], &line[e..]);
+                if s < e {
+                    match self.date_time(line, m, now) {
+                        Ok(t) => {
+                            p.date = Some(t);
+                            self.last_date = Some(t);
+                            self.last_date_text.clear();
+                            self.last_date_text.push_str(&line[s..e]);
+                        }
+                        Err(TimeError::Invalid) => {}
+                        Err(TimeError::UnknownZone(_)) => {
+                            p.dropped = true;
+                            return;
+                        }
+                    }
+                } else if let Some(last) = self.last_date.filter(|d| *d > now - 60.0) {
+                    p.tuple.set("", &self.last_date_text, line);
+                    p.date = Some(last);
+                } else {
+                    p.date = Some(now);
+                }
+            }
+            None => p.tuple.set("", "", line),
+        }
+        if p.date.is_none() {
+            if let Some(last) = self.last_date.filter(|d| *d > now - 60.0) {
+                p.tuple.set("", &self.last_date_text, line);
+                p.date = Some(last);
+            }
+        }
+        if self.single {
+            fill_buffer(std::slice::from_ref(&p.tuple), &mut p.text);
+            p.pref = self.prefregex.as_mut().map(|(r, searcher)| {
+                let found = searcher.search(r, &p.text);
+                if found {
+                    searcher.copy_spans(&mut p.pref_spans);
+                }
+                found
+            });
+        }
+    }
+
+    /// Convert the date `m` found in `line`, reusing the last conversion when the same
+    /// template matched the same text.
+    fn date_time(&mut self, line: &str, m: &DateMatch, now: f64) -> Result<f64, TimeError> {
+        let (ms, me) = m.captures.span();
+        let key = &line[ms..me];
+        let template = std::sync::Arc::as_ptr(&m.template) as usize;
+        if let Some(c) = &self.date_cache {
+            if c.template == template && c.text == key {
+                return Ok(c.time);
+            }
+        }
+        let t = self.dates.time(line, m, now)?;
+        let c = self.date_cache.get_or_insert_with(DateCache::default);
+        c.template = template;
+        c.text.clear();
+        c.text.push_str(key);
+        c.time = t;
+        Ok(t)
+    }
+
+    /// The date detector (templates with their hit counts).
+    pub fn date_detector(&self) -> &DateDetector {
+        &self.dates
+    }
+}
+
+/// The second stage of a line: failregexes, ignoreregexes, the multi-line buffer and the
+/// multi-line failure store.
+#[derive(Debug)]
+pub struct Finisher {
+    filter: Filter,
+    options: ToolOptions,
     maxlines: usize,
     buffer: Vec<TupleLine>,
+    /// The prefregex: on the multi-line path it runs here, on the buffer; on the single-line
+    /// path the first stage ran it and this reads its groups.
     prefregex: Option<Searcher>,
     failregex: Vec<Searcher>,
     ignoreregex: Vec<Searcher>,
@@ -418,10 +540,16 @@ pub struct RegexTool {
     /// Scratch: the searched text, and the prefregex's `<F-CONTENT>`.
     text: String,
     content: String,
-    last_date: Option<f64>,
-    last_date_text: String,
-    mlfid_cache: MlfidCache<Rc<TupleLine>>,
+    mlfid_cache: MlfidCache<Arc<TupleLine>>,
     prefregex_matched: bool,
+}
+
+/// A filter that runs lines as `fail2ban-regex` does (see the module docs).
+#[derive(Debug)]
+pub struct RegexTool {
+    preparer: Preparer,
+    finisher: Finisher,
+    prepared: Prepared,
 }
 
 impl RegexTool {
@@ -455,67 +583,131 @@ impl RegexTool {
         } else {
             None
         };
-        Ok(RegexTool {
-            prefregex: filter.prefregex().map(|r| Searcher::new(r, single)),
+        let prefregex = match (single, spec.prefregex.as_deref().filter(|p| !p.is_empty())) {
+            (true, Some(p)) => {
+                // Filter::new compiled it already: this cannot fail.
+                let r = CompiledRegex::new(p, spec.usedns, false).map_err(|message| {
+                    vec![FilterError {
+                        option: "prefregex",
+                        index: 0,
+                        regex: p.to_string(),
+                        message,
+                    }]
+                })?;
+                let searcher = Searcher::new(&r, true);
+                Some((r, searcher))
+            }
+            _ => None,
+        };
+        let finisher = Finisher {
+            // Single-line path: only for the names of its groups.
+            prefregex: filter.prefregex().map(|r| Searcher::new(r, false)),
             failregex: searchers(filter.failregexes()),
             ignoreregex: searchers(filter.ignoreregexes()),
             fail_set,
             filter,
             options,
-            dates,
-            date_cache: None,
             maxlines,
             buffer: Vec::new(),
             text: String::new(),
             content: String::new(),
-            last_date: None,
-            last_date_text: String::new(),
             mlfid_cache: MlfidCache::default(),
             prefregex_matched: false,
+        };
+        Ok(RegexTool {
+            preparer: Preparer {
+                dates,
+                date_cache: None,
+                last_date: None,
+                last_date_text: String::new(),
+                prefregex,
+                single,
+            },
+            finisher,
+            prepared: Prepared::default(),
         })
     }
 
     /// The compiled filter (its regexes, for display).
     pub fn filter(&self) -> &Filter {
-        &self.filter
+        &self.finisher.filter
     }
 
     /// The date detector (templates with their hit counts).
     pub fn date_detector(&self) -> &DateDetector {
-        &self.dates
+        &self.preparer.dates
     }
 
     /// `maxlines`.
     pub fn maxlines(&self) -> usize {
-        self.maxlines
+        self.finisher.maxlines
     }
 
     /// Did the prefregex match when it was last tried? (`fail2ban-regex` counts it per
     /// line, even for a line on which an ignoreregex stopped the search before it.)
     pub fn prefregex_matched(&self) -> bool {
-        self.prefregex_matched
+        self.finisher.prefregex_matched
     }
 
     /// Process one line (without its newline). `now` is the wall clock, used for year-less
     /// dates, recent-date reuse and the multi-line store's expiry.
     pub fn process_line(&mut self, line: &str, now: f64) -> ToolLine {
-        let mut out = ToolLine::default();
-        let track = self.maxlines > 1 && !self.options.ignore_pending;
+        self.preparer.prepare(line, now, &mut self.prepared);
+        self.finisher.finish(&self.prepared, now)
+    }
+
+    /// The two stages, to run on two threads: lines go through [`Preparer::prepare`] in
+    /// order, then through [`Finisher::finish`] in the same order. Only on the single-line
+    /// path (`maxlines = 1`), where the prefregex belongs to the first stage; `None`
+    /// otherwise.
+    pub fn stages(&mut self) -> Option<(&mut Preparer, &mut Finisher)> {
+        self.preparer
+            .single
+            .then_some((&mut self.preparer, &mut self.finisher))
+    }
+
+    /// Both stages, to run one after the other on one thread (any `maxlines`).
+    pub fn split_stages(&mut self) -> (&mut Preparer, &mut Finisher) {
+        (&mut self.preparer, &mut self.finisher)
+    }
+}
+
+impl Finisher {
+    /// The compiled filter.
+    pub fn filter(&self) -> &Filter {
+        &self.filter
+    }
+
+    /// See [`RegexTool::prefregex_matched`].
+    pub fn prefregex_matched(&self) -> bool {
+        self.prefregex_matched
+    }
+
+    /// Finish a line [`Preparer::prepare`] prepared.
+    pub fn finish(&mut self, p: &Prepared, now: f64) -> ToolLine {
+        let mut out = ToolLine {
+            time: p.date,
+            ..Default::default()
+        };
+        if p.dropped {
+            out.time = None;
+            return out;
+        }
+        if self.maxlines <= 1 {
+            self.single_line_search(p, now, &mut out);
+            return out;
+        }
+        let track = !self.options.ignore_pending;
         let before: Vec<TupleLine> = if track {
             let full = self.buffer.len() >= self.maxlines;
             self.buffer[usize::from(full)..].to_vec()
         } else {
             Vec::new()
         };
-        let Some(date) = self.split_date(line, now) else {
-            return out;
-        };
-        out.time = date;
-        if self.maxlines <= 1 {
-            self.find_failures_single(now, &mut out);
-        } else {
-            self.find_failures(now, &mut out);
-        }
+        self.buffer.push(p.tuple.clone());
+        let excess = self.buffer.len().saturating_sub(self.maxlines);
+        self.buffer.drain(..excess);
+        self.find_failures(now, &mut out);
         if track {
             out.taken_earlier = before
                 .into_iter()
@@ -524,90 +716,6 @@ impl RegexTool {
                 .collect();
         }
         out
-    }
-
-    /// Convert the date `m` found in `line`, reusing the last conversion when the same
-    /// template matched the same text.
-    fn date_time(&mut self, line: &str, m: &DateMatch, now: f64) -> Result<f64, TimeError> {
-        let (ms, me) = m.captures.span();
-        let key = &line[ms..me];
-        let template = std::sync::Arc::as_ptr(&m.template) as usize;
-        if let Some(c) = &self.date_cache {
-            if c.template == template && c.text == key {
-                return Ok(c.time);
-            }
-        }
-        let t = self.dates.time(line, m, now)?;
-        let c = self.date_cache.get_or_insert_with(DateCache::default);
-        c.template = template;
-        c.text.clear();
-        c.text.push_str(key);
-        c.time = t;
-        Ok(t)
-    }
-
-    /// Find and cut out the date and put the line into the buffer. Returns the time failures
-    /// get; `None` when Fail2Ban fails on the line (a date with an unknown zone abbreviation).
-    fn split_date(&mut self, line: &str, now: f64) -> Option<Option<f64>> {
-        let mut tuple = self.take_slot();
-        let mut date = None;
-        let m = self.dates.match_time(line, now);
-        match m.as_ref().and_then(|m| Some((m, m.date_span()?))) {
-            Some((m, (s, e))) => {
-                tuple.set(&line[..s], &line[s..e], &line[e..]);
-                if s < e {
-                    match self.date_time(line, m, now) {
-                        Ok(t) => {
-                            date = Some(t);
-                            self.last_date = Some(t);
-                            self.last_date_text.clear();
-                            self.last_date_text.push_str(&line[s..e]);
-                        }
-                        Err(TimeError::Invalid) => {}
-                        Err(TimeError::UnknownZone(_)) => {
-                            self.put_slot(tuple, true);
-                            return None;
-                        }
-                    }
-                } else if let Some(last) = self.last_date.filter(|d| *d > now - 60.0) {
-                    tuple.set("", &self.last_date_text, line);
-                    date = Some(last);
-                } else {
-                    date = Some(now);
-                }
-            }
-            None => tuple.set("", "", line),
-        }
-        if date.is_none() {
-            if let Some(last) = self.last_date.filter(|d| *d > now - 60.0) {
-                tuple.set("", &self.last_date_text, line);
-                date = Some(last);
-            }
-        }
-        self.put_slot(tuple, false);
-        Some(date)
-    }
-
-    /// A `TupleLine` to fill, reusing the single-line buffer's allocation.
-    fn take_slot(&mut self) -> TupleLine {
-        if self.maxlines <= 1 {
-            self.buffer.pop().unwrap_or_default()
-        } else {
-            TupleLine::default()
-        }
-    }
-
-    /// Put the new line into the buffer (`discard`: keep the buffer as it was).
-    fn put_slot(&mut self, tuple: TupleLine, discard: bool) {
-        if self.maxlines <= 1 {
-            // The single-line buffer only ever holds the current line.
-            self.buffer.clear();
-            self.buffer.push(tuple);
-        } else if !discard {
-            self.buffer.push(tuple);
-            let excess = self.buffer.len().saturating_sub(self.maxlines);
-            self.buffer.drain(..excess);
-        }
     }
 
     /// Run the ignoreregexes on `buf` (with `maxlines > 1` and a failregex match: on the
@@ -647,79 +755,43 @@ impl RegexTool {
         found
     }
 
-    /// Run the prefregex on `text`: `None` if it does not match, else the span of its
-    /// non-empty `<F-CONTENT>` group, if any. Its other groups are read later, if a
-    /// failregex matches, by [`Self::prefregex_groups`].
-    fn prefilter(&mut self, text: &str) -> Option<Option<(usize, usize)>> {
-        let (Some(pref), Some(searcher)) = (self.filter.prefregex(), self.prefregex.as_mut())
-        else {
-            return Some(None);
-        };
-        self.prefregex_matched = searcher.search(pref, text);
-        if !self.prefregex_matched {
-            return None;
-        }
-        Some(
-            searcher
-                .index_of("content")
-                .and_then(|i| searcher.get(i))
-                .filter(|(s, e)| s < e),
-        )
-    }
-
-    /// The prefregex's groups (without `content`) from its match on `text`.
-    fn prefregex_groups(&self, text: &str) -> Vec<(String, Option<String>)> {
-        match (&self.prefregex, self.prefregex_matched) {
-            (Some(searcher), true) => {
-                let mut groups = searcher.group_dict(text);
-                groups.retain(|(n, _)| n != "content");
-                groups
-            }
-            _ => Vec::new(),
-        }
-    }
-
     /// The single-line case (`maxlines = 1`): the buffer is the current line only, so no
-    /// line ever stays behind and nothing needs copying.
-    fn find_failures_single(&mut self, now: f64, out: &mut ToolLine) {
-        let mut text = std::mem::take(&mut self.text);
-        let mut content = std::mem::take(&mut self.content);
-        fill_buffer(&self.buffer, &mut text);
-        self.single_line_search(&text, &mut content, now, out);
-        self.text = text;
-        self.content = content;
-    }
-
-    fn single_line_search(
-        &mut self,
-        text: &str,
-        content: &mut String,
-        now: f64,
-        out: &mut ToolLine,
-    ) {
+    /// line ever stays behind; the prefregex has run in the first stage.
+    fn single_line_search(&mut self, p: &Prepared, now: f64, out: &mut ToolLine) {
+        let text = p.text.as_str();
         let n_fail = self.failregex.len();
         let n_ignore = self.ignoreregex.len();
         if n_ignore > 0 && n_ignore + 2 < n_fail && self.ignore_line(text, None, out) {
             return;
         }
-        let Some(content_span) = self.prefilter(text) else {
-            return;
-        };
-        let mut pre_groups = None;
-        let mut line: Option<Rc<TupleLine>> = None;
+        let mut content_span = None;
+        if let Some(found) = p.pref {
+            self.prefregex_matched = found;
+            if !found {
+                return;
+            }
+            content_span = self
+                .filter
+                .prefregex()
+                .and_then(|r| r.matcher().group_index("content"))
+                .and_then(|i| p.pref_spans.get(i).copied().flatten())
+                .filter(|(s, e)| s < e);
+        }
+        let mut content = std::mem::take(&mut self.content);
         let searched: &str = match content_span {
             Some((s, e)) => {
                 content.clear();
                 content.push_str(&text[s..e]);
                 content.push('\n');
-                content
+                &content
             }
             None => text,
         };
         if let Some(set) = &mut self.fail_set {
             set.scan(searched);
         }
-        let org = std::mem::take(&mut self.buffer);
+        let mut pre_groups = None;
+        let mut line: Option<Arc<TupleLine>> = None;
         for index in 0..n_fail {
             if self.fail_set.as_ref().is_some_and(|s| !s.may_match(index)) {
                 continue;
@@ -729,20 +801,31 @@ impl RegexTool {
                 continue;
             }
             let groups = self.failregex[index].group_dict(searched);
-            if n_ignore > 0 && self.ignore_line(searched, Some((&org, &[])), out) {
+            if n_ignore > 0 && self.ignore_line(searched, Some((&[], &[])), out) {
                 if !self.options.check_all {
                     break;
                 }
                 continue;
             }
-            let pre = pre_groups.get_or_insert_with(|| self.prefregex_groups(text));
-            let line = line.get_or_insert_with(|| Rc::new(org[0].clone()));
+            let pre = pre_groups.get_or_insert_with(|| self.prefregex_groups(p));
+            let line = line.get_or_insert_with(|| Arc::new(p.tuple.clone()));
             let next = self.record(index, pre, groups, std::slice::from_ref(line), now, out);
             if let Next::Stop = next {
                 break;
             }
         }
-        self.buffer = org;
+        self.content = content;
+    }
+
+    /// The prefregex's groups (without `content`) from the first stage's search.
+    fn prefregex_groups(&self, p: &Prepared) -> Vec<(String, Option<String>)> {
+        let Some(searcher) = self.prefregex.as_ref().filter(|_| p.pref == Some(true)) else {
+            return Vec::new();
+        };
+        let get = |i: usize| p.pref_spans.get(i).copied().flatten();
+        let mut groups = group_dict(&searcher.names, &searcher.alternates, &p.text, get);
+        groups.retain(|(n, _)| n != "content");
+        groups
     }
 
     /// The general case (`maxlines > 1`): Fail2Ban's `findFailure` with its buffer.
@@ -756,19 +839,28 @@ impl RegexTool {
             self.text = text;
             return;
         }
+        let mut pre_groups = Vec::new();
         // Is `text` the current buffer's text?
         let mut fresh = true;
-        let Some(content) = self.prefilter(&text) else {
-            self.text = text;
-            return;
-        };
-        let pre_groups = self.prefregex_groups(&text);
-        if let Some((s, e)) = content {
-            self.buffer = vec![TupleLine {
-                after: text[s..e].to_string(),
-                ..Default::default()
-            }];
-            fresh = false;
+        if let (Some(pref), Some(searcher)) = (self.filter.prefregex(), self.prefregex.as_mut()) {
+            self.prefregex_matched = searcher.search(pref, &text);
+            if !self.prefregex_matched {
+                self.text = text;
+                return;
+            }
+            pre_groups = searcher.group_dict(&text);
+            let content = searcher
+                .index_of("content")
+                .and_then(|i| searcher.get(i))
+                .filter(|(s, e)| s < e);
+            pre_groups.retain(|(n, _)| n != "content");
+            if let Some((s, e)) = content {
+                self.buffer = vec![TupleLine {
+                    after: text[s..e].to_string(),
+                    ..Default::default()
+                }];
+                fresh = false;
+            }
         }
         for index in 0..n_fail {
             if !fresh {
@@ -792,7 +884,7 @@ impl RegexTool {
                 self.buffer = unmatched;
                 fresh = false;
             }
-            let matched: Vec<Rc<TupleLine>> = matched.into_iter().map(Rc::new).collect();
+            let matched: Vec<Arc<TupleLine>> = matched.into_iter().map(Arc::new).collect();
             if let Next::Stop = self.record(index, &pre_groups, groups, &matched, now, out) {
                 break;
             }
@@ -807,7 +899,7 @@ impl RegexTool {
         index: usize,
         pre_groups: &[(String, Option<String>)],
         groups: Vec<(String, Option<String>)>,
-        matched: &[Rc<TupleLine>],
+        matched: &[Arc<TupleLine>],
         now: f64,
         out: &mut ToolLine,
     ) -> Next {

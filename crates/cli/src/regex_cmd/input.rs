@@ -71,12 +71,7 @@ impl LineReader {
     }
 
     /// The next line without its line end (`\r` and `\n` stripped from the end, as
-    /// Fail2Ban's `rstrip('\r\n')`), or `None` at the end.
-    pub fn next_line(&mut self) -> std::io::Result<Option<Cow<'_, str>>> {
-        Ok(self.next_numbered()?.map(|(_, l)| l))
-    }
-
-    /// Like [`Self::next_line`], with the line's 1-based number.
+    /// Fail2Ban's `rstrip('\r\n')`) and its 1-based number, or `None` at the end.
     pub fn next_numbered(&mut self) -> std::io::Result<Option<(usize, Cow<'_, str>)>> {
         match &mut self.input {
             LogInput::Lines(lines) => {
@@ -138,7 +133,7 @@ mod tests {
     fn lines_lose_their_ends_and_an_unfinished_last_line_is_left() {
         let mut r = reader(b"a\r\nb\n\nc");
         let mut got = Vec::new();
-        while let Some(l) = r.next_line().unwrap() {
+        while let Some((_, l)) = r.next_numbered().unwrap() {
             got.push(l.into_owned());
         }
         assert_eq!(got, vec!["a", "b", ""]);
@@ -147,7 +142,10 @@ mod tests {
     #[test]
     fn invalid_utf8_is_replaced() {
         let mut r = reader(b"ok \xff\xfe end\n");
-        assert_eq!(r.next_line().unwrap().unwrap(), "ok \u{fffd}\u{fffd} end");
+        assert_eq!(
+            r.next_numbered().unwrap().unwrap().1,
+            "ok \u{fffd}\u{fffd} end"
+        );
     }
 
     #[test]
@@ -156,6 +154,6 @@ mod tests {
             LogInput::Reader(BufReader::new(Box::new(&b"caf\xe9\n"[..]))),
             Encoding::Latin1,
         );
-        assert_eq!(r.next_line().unwrap().unwrap(), "café");
+        assert_eq!(r.next_numbered().unwrap().unwrap().1, "café");
     }
 }

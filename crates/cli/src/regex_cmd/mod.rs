@@ -23,10 +23,11 @@ use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Write};
 use std::net::{IpAddr, ToSocketAddrs};
 use std::path::Path;
+use std::sync::mpsc;
 use std::time::Instant;
 
 use anyhow::Context;
-use warden_filter::regex_tool::{RegexTool, ToolHost, ToolLine, ToolOptions};
+use warden_filter::regex_tool::{Finisher, Prepared, RegexTool, ToolHost, ToolLine, ToolOptions};
 use warden_filter::{FilterSpec, UseDns};
 
 use input::{Encoding, LineReader, LogInput};
@@ -100,6 +101,11 @@ pub struct Args {
     /// Print all ignored lines, however many.
     #[arg(long = "print-all-ignored")]
     pub print_all_ignored: bool,
+    /// Threads: 1, or 2 to run date detection and the prefregex on one and the rest on the
+    /// other (single-line filters only; helps only with an idle second core).
+    #[arg(long = "threads", value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub threads: u8,
     /// Print one JSON object per log line (JSON Lines) instead of the summary.
     #[arg(long = "json", conflicts_with = "out")]
     pub json: bool,
@@ -177,14 +183,15 @@ pub fn run(config: &Path, args: Args) -> anyhow::Result<i32> {
         )
     };
     let reader = LineReader::new(input, encoding);
-    let stdout = std::io::stdout();
-    let mut w = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut w = BufWriter::with_capacity(1 << 16, std::io::stdout());
 
     let header = Header {
         fail_origin,
         ignore_origin,
         maxlines: maxlines.filter(|_| args.maxlines.is_some() || loaded.maxlines.is_some()),
+        maxlines_given: args.maxlines.is_some(),
         datepattern,
+        datepattern_given: args.datepattern.is_some(),
         log: log_desc,
     };
     let print = report::PrintOptions {
@@ -196,13 +203,14 @@ pub fn run(config: &Path, args: Args) -> anyhow::Result<i32> {
         print_no_missed: args.print_no_missed,
         print_no_ignored: args.print_no_ignored,
         line_limit: args.maxlines.unwrap_or(20),
+        threads: args.threads,
     };
     let resolver = Resolver::new(usedns, args.raw);
     if let Some(fmt) = &args.out {
         let fmt = output::OutFormat::parse(fmt);
-        run_out(&mut tool, reader, resolver, &fmt, &mut w)?;
+        run_out(&mut tool, reader, resolver, &fmt, args.threads, &mut w)?;
     } else if args.json {
-        run_json(&mut tool, reader, resolver, &mut w)?;
+        run_json(&mut tool, reader, resolver, args.threads, &mut w)?;
     } else {
         report::print_header(&mut w, &header, &tool)?;
         let start = Instant::now();
@@ -304,67 +312,147 @@ fn normalize_id(id: &str) -> String {
     }
 }
 
+/// Lines passed between the two threads at a time.
+const BATCH: usize = 2048;
+
+/// One line on its way between the stages.
+#[derive(Default)]
+struct Item {
+    number: usize,
+    line: String,
+    prepared: Prepared,
+}
+
+/// Run every line of `reader` through `tool` and hand each result to `sink` (with the
+/// finishing stage, the line's number and text), in order. With two `threads`, on the
+/// single-line path, the date detection and prefregex run on this thread and the rest on a
+/// second one, a batch of lines behind; otherwise everything runs here.
+fn drive<S>(
+    tool: &mut RegexTool,
+    mut reader: LineReader,
+    threads: u8,
+    mut sink: S,
+) -> anyhow::Result<()>
+where
+    S: FnMut(&Finisher, usize, &str, &ToolLine) -> anyhow::Result<()> + Send,
+{
+    let now = wall_now();
+    let Some((preparer, finisher)) = tool.stages().filter(|_| threads > 1) else {
+        let mut prepared = Prepared::default();
+        while let Some((number, line)) = reader.next_numbered()? {
+            if skipped(&line) {
+                continue;
+            }
+            let (preparer, finisher) = tool.split_stages();
+            preparer.prepare(&line, now, &mut prepared);
+            let result = finisher.finish(&prepared, now);
+            sink(finisher, number, &line, &result)?;
+        }
+        return Ok(());
+    };
+    let (full_tx, full_rx) = mpsc::sync_channel::<Vec<Item>>(4);
+    let (empty_tx, empty_rx) = mpsc::channel::<Vec<Item>>();
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let consumer = scope.spawn(move || -> anyhow::Result<()> {
+            for batch in full_rx {
+                for item in &batch {
+                    let result = finisher.finish(&item.prepared, now);
+                    sink(finisher, item.number, &item.line, &result)?;
+                }
+                // The producer may be gone already (end of input): nothing to recycle then.
+                let _ = empty_tx.send(batch);
+            }
+            Ok(())
+        });
+        let produced = (|| -> anyhow::Result<()> {
+            let mut batch: Vec<Item> = Vec::with_capacity(BATCH);
+            let mut used = 0;
+            while let Some((number, line)) = reader.next_numbered()? {
+                if skipped(&line) {
+                    continue;
+                }
+                if used == batch.len() {
+                    batch.push(Item::default());
+                }
+                let item = &mut batch[used];
+                item.number = number;
+                item.line.clear();
+                item.line.push_str(&line);
+                preparer.prepare(&line, now, &mut item.prepared);
+                used += 1;
+                if used == BATCH {
+                    let next = empty_rx
+                        .try_recv()
+                        .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+                    let mut full = std::mem::replace(&mut batch, next);
+                    full.truncate(used);
+                    used = 0;
+                    if full_tx.send(full).is_err() {
+                        // The consumer stopped on an error: it reports it.
+                        return Ok(());
+                    }
+                }
+            }
+            batch.truncate(used);
+            if !batch.is_empty() {
+                let _ = full_tx.send(batch);
+            }
+            Ok(())
+        })();
+        drop(full_tx);
+        let consumed = consumer
+            .join()
+            .map_err(|_| anyhow::anyhow!("the matching thread panicked"))?;
+        produced.and(consumed)
+    })
+}
+
 /// The summary run: count every line.
 fn run_summary(
     tool: &mut RegexTool,
-    mut reader: LineReader,
+    reader: LineReader,
     mut resolver: Resolver,
     print: &report::PrintOptions,
 ) -> anyhow::Result<Stats> {
     let mut stats = Stats::new(tool, print);
-    let now = wall_now();
-    while let Some(line) = reader.next_line()? {
-        if skipped(&line) {
-            continue;
-        }
-        let result = tool.process_line(&line, now);
-        let failures = resolver.failures(&result);
-        stats.add(tool, &line, &result, &failures);
-    }
+    let has_prefregex = tool.filter().prefregex().is_some();
+    drive(tool, reader, print.threads, |finisher, _, line, result| {
+        let failures = resolver.failures(result);
+        let pref = has_prefregex.then(|| finisher.prefregex_matched());
+        stats.add(pref, line, result, &failures);
+        Ok(())
+    })?;
     Ok(stats)
 }
 
 /// `--json`: one object per line.
 fn run_json(
     tool: &mut RegexTool,
-    mut reader: LineReader,
+    reader: LineReader,
     mut resolver: Resolver,
-    w: &mut impl Write,
+    threads: u8,
+    w: &mut (impl Write + Send),
 ) -> anyhow::Result<()> {
-    let now = wall_now();
-    while let Some((number, line)) = reader.next_numbered()? {
-        if skipped(&line) {
-            continue;
-        }
-        let result = tool.process_line(&line, now);
-        let failures = resolver.failures(&result);
-        output::write_json(w, number, &result, &failures)?;
-    }
-    Ok(())
+    drive(tool, reader, threads, |_, number, _, result| {
+        let failures = resolver.failures(result);
+        output::write_json(w, number, result, &failures)?;
+        Ok(())
+    })
 }
 
 /// `-o FORMAT`: one item per failure, nothing else.
 fn run_out(
     tool: &mut RegexTool,
-    mut reader: LineReader,
+    reader: LineReader,
     mut resolver: Resolver,
     fmt: &output::OutFormat,
-    w: &mut impl Write,
+    threads: u8,
+    w: &mut (impl Write + Send),
 ) -> anyhow::Result<()> {
-    let now = wall_now();
-    while let Some(line) = reader.next_line()? {
-        if skipped(&line) {
-            continue;
-        }
-        let result = tool.process_line(&line, now);
-        let failures: Vec<Counted> = resolver
-            .failures(&result)
-            .into_iter()
-            .filter(|f| !f.m.nofail)
-            .collect();
-        for f in &failures {
+    drive(tool, reader, threads, |_, _, _, result| {
+        for f in resolver.failures(result).iter().filter(|f| !f.m.nofail) {
             fmt.write(w, f, result.time)?;
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }

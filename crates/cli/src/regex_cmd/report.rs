@@ -21,6 +21,8 @@ pub struct PrintOptions {
     pub print_no_ignored: bool,
     /// How many missed/ignored lines are listed without `--print-all-*` (`-L`, else 20).
     pub line_limit: usize,
+    /// Threads to run on (`--threads`).
+    pub threads: u8,
 }
 
 /// How LOG was given.
@@ -37,8 +39,37 @@ pub struct Header {
     pub fail_origin: Origin,
     pub ignore_origin: Option<Origin>,
     pub maxlines: Option<usize>,
+    /// `-L` given (printed before the filter, as `fail2ban-regex` applies it first).
+    pub maxlines_given: bool,
     pub datepattern: Option<String>,
+    /// `-d` given.
+    pub datepattern_given: bool,
     pub log: LogDesc,
+}
+
+/// The "Use maxlines" and "Use datepattern" lines, those given on the command line
+/// (`given`) or those read from the filter.
+fn print_settings(
+    w: &mut impl Write,
+    h: &Header,
+    tool: &RegexTool,
+    given: bool,
+) -> std::io::Result<()> {
+    if let Some(m) = h.maxlines.filter(|_| h.maxlines_given == given) {
+        writeln!(w, "Use         maxlines : {m}")?;
+    }
+    if let Some(dp) = h
+        .datepattern
+        .as_ref()
+        .filter(|_| h.datepattern_given == given)
+    {
+        writeln!(
+            w,
+            "Use      datepattern : {dp} : {}",
+            date_pattern_name(tool)
+        )?;
+    }
+    Ok(())
 }
 
 /// `fail2ban-regex`'s `shortstr`: at most 53 characters.
@@ -111,6 +142,7 @@ pub fn print_header(w: &mut impl Write, h: &Header, tool: &RegexTool) -> std::io
     writeln!(w, "Running tests")?;
     writeln!(w, "=============")?;
     writeln!(w)?;
+    print_settings(w, h, tool, true)?;
     match &h.fail_origin {
         Origin::Line(r) => writeln!(w, "Use   failregex line : {}", shortstr(r))?,
         Origin::Filter {
@@ -133,16 +165,7 @@ pub fn print_header(w: &mut impl Write, h: &Header, tool: &RegexTool) -> std::io
         }
         Origin::File(p) => writeln!(w, "Use   failregex file : {}", p.display())?,
     }
-    if let Some(m) = h.maxlines {
-        writeln!(w, "Use         maxlines : {m}")?;
-    }
-    if let Some(dp) = &h.datepattern {
-        writeln!(
-            w,
-            "Use      datepattern : {dp} : {}",
-            date_pattern_name(tool)
-        )?;
-    }
+    print_settings(w, h, tool, false)?;
     match &h.ignore_origin {
         None => {}
         Some(Origin::Line(r)) => writeln!(w, "Use ignoreregex line : {}", shortstr(r))?,
@@ -220,8 +243,15 @@ impl Stats {
         }
     }
 
-    /// Count one line (`fail2ban-regex`'s `testRegex` and `process`).
-    pub fn add(&mut self, tool: &RegexTool, line: &str, result: &ToolLine, failures: &[Counted]) {
+    /// Count one line (`fail2ban-regex`'s `testRegex` and `process`). `prefregex`: did the
+    /// filter's prefregex match (`None`: it has none)?
+    pub fn add(
+        &mut self,
+        prefregex: Option<bool>,
+        line: &str,
+        result: &ToolLine,
+        failures: &[Counted],
+    ) {
         let mut ignored = !result.ignore_hits.is_empty();
         for &i in &result.ignore_hits {
             self.ignore_hits[i] += 1;
@@ -243,7 +273,7 @@ impl Stats {
                 kept += 1;
             }
         }
-        if tool.filter().prefregex().is_some() && tool.prefregex_matched() {
+        if prefregex == Some(true) {
             self.pref_matched += 1;
         }
         for earlier in &result.taken_earlier {
