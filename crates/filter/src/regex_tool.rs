@@ -6,12 +6,25 @@
 //! multi-line failure waiting for its host) instead of holding it back. Both change the
 //! numbers it prints (a line matched by a regex that says `<F-NOFAIL>` and by another one
 //! counts as ignored; a pending match counts as matched), so `warden regex` needs this
-//! variant of [`Filter`](crate::Filter) to print the same numbers. With `--out` it switches
+//! variant of [`Filter`] to print the same numbers. With `--out` it switches
 //! back to the daemon's first-match rules, as `fail2ban-regex` does.
 //!
 //! Host names are not resolved here (the crate does no I/O): a match names the text to
 //! resolve and the caller decides whether it counts, as `fail2ban-regex` drops a match
 //! whose name does not resolve.
+//!
+//! # Speed
+//!
+//! The tool reads whole logs, so the single-line path (`maxlines = 1`, nearly every filter)
+//! is built for throughput while computing exactly what the general path computes:
+//!
+//! - capture groups come from a PCRE2 JIT copy of each regex with reused capture slots
+//!   (`Searcher`), about ten times cheaper than the `regex` crate's capture engines;
+//! - one [`regex::RegexSet`] pass over a line tells which failregexes can match at all;
+//! - this module copies and allocates nothing for a line no failregex matches; match details
+//!   (groups, lines) are only built when asked for ([`ToolOptions::details`]);
+//! - the work is split in two stages, [`Preparer`] (date, prefregex) and [`Finisher`]
+//!   (everything with state that the failregexes need), which may run on two threads.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

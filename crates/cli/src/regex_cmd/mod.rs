@@ -116,84 +116,12 @@ pub fn run(config: &Path, args: Args) -> anyhow::Result<i32> {
     source::reject_journal(&args.log, args.journalmatch.as_deref())?;
     let encoding = Encoding::parse(&args.encoding)?;
     let verbose = args.verbosity.unwrap_or(args.verbose);
-    let (loaded, fail_origin) = source::read_failregex(&args.regex, config)?;
-    let mut ignoreregex = loaded.ignoreregex.clone();
-    let mut ignore_origin = None;
-    if let Some(ig) = &args.ignoreregex {
-        let (extra, origin) = source::read_ignoreregex(ig, config)?;
-        ignoreregex.extend(extra);
-        ignore_origin = Some(origin);
-    }
-    let usedns = match args
-        .usedns
-        .as_deref()
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        None | Some("warn") => UseDns::Warn,
-        Some("yes" | "true" | "1") => UseDns::Yes,
-        Some("no" | "false" | "0") => UseDns::No,
-        Some("raw") => UseDns::Raw,
-        Some(other) => anyhow::bail!("--usedns {other:?}: expected yes, warn, no or raw"),
-    };
-    let maxlines = args.maxlines.or(loaded.maxlines);
-    let datepattern = args.datepattern.clone().or(loaded.datepattern.clone());
-    let spec = FilterSpec {
-        failregex: loaded.failregex.clone(),
-        ignoreregex,
-        prefregex: loaded.prefregex.clone(),
-        datepattern: datepattern.clone(),
-        maxlines: maxlines.unwrap_or(1).max(1),
-        usedns,
-        logtimezone: args.timezone.clone(),
-    };
-    let out_mode = args.out.is_some();
-    let options = ToolOptions {
-        check_all: !args.no_check_all && !out_mode,
-        ignore_pending: out_mode,
-        raw_hosts: args.raw,
-        details: out_mode || args.json,
-    };
-    let mut tool = RegexTool::new(&spec, options).map_err(|errors| {
-        let mut msg = String::from("the filter does not compile");
-        for e in errors {
-            msg.push_str(&format!("\n  {e}"));
-        }
-        anyhow::anyhow!(msg)
-    })?;
-
-    let file = Path::new(&args.log);
-    let is_file = file.is_file();
-    let (input, log_desc) = if is_file {
-        let f = std::fs::File::open(file).with_context(|| format!("{}", file.display()))?;
-        (
-            LogInput::Reader(BufReader::with_capacity(1 << 20, Box::new(f))),
-            report::LogDesc::File(args.log.clone(), encoding.name()),
-        )
-    } else if tool.maxlines() <= 1 && !args.log.contains('\n') {
-        (
-            LogInput::Lines(vec![args.log.clone()].into_iter()),
-            report::LogDesc::Single(args.log.clone()),
-        )
-    } else {
-        let lines: Vec<String> = args.log.split('\n').map(str::to_string).collect();
-        (
-            LogInput::Lines(lines.clone().into_iter()),
-            report::LogDesc::Multi(lines),
-        )
-    };
+    let usedns = parse_usedns(args.usedns.as_deref())?;
+    let (mut tool, header) = build_tool(config, &args, usedns)?;
+    let (input, log) = open_log(&args, tool.maxlines(), encoding)?;
+    let header = Header { log, ..header };
     let reader = LineReader::new(input, encoding);
     let mut w = BufWriter::with_capacity(1 << 16, std::io::stdout());
-
-    let header = Header {
-        fail_origin,
-        ignore_origin,
-        maxlines: maxlines.filter(|_| args.maxlines.is_some() || loaded.maxlines.is_some()),
-        maxlines_given: args.maxlines.is_some(),
-        datepattern,
-        datepattern_given: args.datepattern.is_some(),
-        log: log_desc,
-    };
     let print = report::PrintOptions {
         verbose,
         verbose_date: args.verbose_date,
@@ -205,7 +133,9 @@ pub fn run(config: &Path, args: Args) -> anyhow::Result<i32> {
         line_limit: args.maxlines.unwrap_or(20),
         threads: args.threads,
     };
-    let resolver = Resolver::new(usedns, args.raw);
+    // Failure ids are shown by -v, --json and -o only.
+    let ids = verbose > 0 || args.json || args.out.is_some();
+    let resolver = Resolver::new(usedns, args.raw, ids);
     if let Some(fmt) = &args.out {
         let fmt = output::OutFormat::parse(fmt);
         run_out(&mut tool, reader, resolver, &fmt, args.threads, &mut w)?;
@@ -220,6 +150,94 @@ pub fn run(config: &Path, args: Args) -> anyhow::Result<i32> {
     }
     w.flush()?;
     Ok(0)
+}
+
+/// `--usedns`.
+fn parse_usedns(value: Option<&str>) -> anyhow::Result<UseDns> {
+    Ok(match value.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("warn") => UseDns::Warn,
+        Some("yes" | "true" | "1") => UseDns::Yes,
+        Some("no" | "false" | "0") => UseDns::No,
+        Some("raw") => UseDns::Raw,
+        Some(other) => anyhow::bail!("--usedns {other:?}: expected yes, warn, no or raw"),
+    })
+}
+
+/// Read REGEX and IGNOREREGEX, apply the options that override the filter's, and compile.
+/// The header's `log` is left for [`open_log`] to describe.
+fn build_tool(config: &Path, args: &Args, usedns: UseDns) -> anyhow::Result<(RegexTool, Header)> {
+    let (loaded, fail_origin) = source::read_failregex(&args.regex, config)?;
+    let mut ignoreregex = loaded.ignoreregex.clone();
+    let mut ignore_origin = None;
+    if let Some(ig) = &args.ignoreregex {
+        let (extra, origin) = source::read_ignoreregex(ig, config)?;
+        ignoreregex.extend(extra);
+        ignore_origin = Some(origin);
+    }
+    // As in fail2ban-regex, -L and -d win over the filter's own settings.
+    let maxlines = args.maxlines.or(loaded.maxlines);
+    let datepattern = args.datepattern.clone().or(loaded.datepattern.clone());
+    let spec = FilterSpec {
+        failregex: loaded.failregex,
+        ignoreregex,
+        prefregex: loaded.prefregex,
+        datepattern: datepattern.clone(),
+        maxlines: maxlines.unwrap_or(1).max(1),
+        usedns,
+        logtimezone: args.timezone.clone(),
+    };
+    let out_mode = args.out.is_some();
+    let options = ToolOptions {
+        check_all: !args.no_check_all && !out_mode,
+        ignore_pending: out_mode,
+        raw_hosts: args.raw,
+        details: out_mode || args.json,
+    };
+    let tool = RegexTool::new(&spec, options).map_err(|errors| {
+        let mut msg = String::from("the filter does not compile");
+        for e in errors {
+            msg.push_str(&format!("\n  {e}"));
+        }
+        anyhow::anyhow!(msg)
+    })?;
+    let header = Header {
+        fail_origin,
+        ignore_origin,
+        maxlines,
+        maxlines_given: args.maxlines.is_some(),
+        datepattern,
+        datepattern_given: args.datepattern.is_some(),
+        log: report::LogDesc::Single(String::new()),
+    };
+    Ok((tool, header))
+}
+
+/// LOG: a file if one exists by that name, else the log text itself (one line, or several
+/// separated by newlines).
+fn open_log(
+    args: &Args,
+    maxlines: usize,
+    encoding: Encoding,
+) -> anyhow::Result<(LogInput, report::LogDesc)> {
+    let file = Path::new(&args.log);
+    if file.is_file() {
+        let f = std::fs::File::open(file).with_context(|| format!("{}", file.display()))?;
+        return Ok((
+            LogInput::Reader(BufReader::with_capacity(1 << 20, Box::new(f))),
+            report::LogDesc::File(args.log.clone(), encoding.name()),
+        ));
+    }
+    if maxlines <= 1 && !args.log.contains('\n') {
+        return Ok((
+            LogInput::Lines(vec![args.log.clone()].into_iter()),
+            report::LogDesc::Single(args.log.clone()),
+        ));
+    }
+    let lines: Vec<String> = args.log.split('\n').map(str::to_string).collect();
+    Ok((
+        LogInput::Lines(lines.clone().into_iter()),
+        report::LogDesc::Multi(lines),
+    ))
 }
 
 /// The wall clock (seconds since the epoch).
@@ -238,7 +256,7 @@ fn skipped(line: &str) -> bool {
 /// One failure as `fail2ban-regex` counts it: a match, with the host it was resolved to.
 pub struct Counted<'a> {
     pub m: &'a warden_filter::regex_tool::ToolMatch,
-    /// The failure id as `fail2ban-regex` prints it (`None`: pending).
+    /// The failure id as `fail2ban-regex` prints it (`None`: pending, or not asked for).
     pub id: Option<String>,
 }
 
@@ -247,14 +265,17 @@ pub struct Counted<'a> {
 pub struct Resolver {
     usedns: UseDns,
     raw: bool,
+    /// Fill [`Counted::id`] (else only count).
+    ids: bool,
     cache: HashMap<String, Vec<IpAddr>>,
 }
 
 impl Resolver {
-    fn new(usedns: UseDns, raw: bool) -> Self {
+    fn new(usedns: UseDns, raw: bool, ids: bool) -> Self {
         Resolver {
             usedns,
             raw,
+            ids,
             cache: HashMap::new(),
         }
     }
@@ -267,13 +288,13 @@ impl Resolver {
                 ToolHost::Pending => out.push(Counted { m, id: None }),
                 ToolHost::Id(id) => out.push(Counted {
                     m,
-                    id: Some(normalize_id(id)),
+                    id: self.ids.then(|| normalize_id(id)),
                 }),
                 ToolHost::Lookup(name) => {
                     for ip in self.resolve(name) {
                         out.push(Counted {
                             m,
-                            id: Some(ip.to_string()),
+                            id: self.ids.then(|| ip.to_string()),
                         });
                     }
                 }
