@@ -84,9 +84,12 @@ fn copytruncate_rotation_counts_each_failure_once() {
 }
 
 /// 1,000 rotations of every kind while a writer appends steadily: every failure written is
-/// counted exactly once. (During a copytruncate the writer pauses: a line written between the
-/// copy and the truncation is in neither file — logrotate's own, documented loss — so it
-/// would not be a failure "written".)
+/// counted exactly once. Two limits of the physical world are respected, and only those:
+/// during a copytruncate the writer pauses (a line written between the copy and the truncation
+/// is in neither file — logrotate's own, documented loss), and a file is deleted or truncated
+/// only once the server has opened it and read into it (a file deleted or emptied before anyone
+/// opened it is lost to every reader). Lines written after that point and not yet read when the
+/// rotation happens are still found: in the open, deleted file, or in the rotated copy.
 #[test]
 fn a_thousand_mixed_rotations_under_a_steady_stream() {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -124,6 +127,10 @@ fn a_thousand_mixed_rotations_under_a_steady_stream() {
                 let _ = std::fs::rename(&log, &rotated);
             }
             1 => {
+                let target = written.load(Ordering::SeqCst);
+                wait_for("the file to be read into", Duration::from_secs(20), || {
+                    daemon.jail_status("haproxy-noserv").total_failed >= target
+                });
                 let _g = gate.lock().unwrap();
                 if std::fs::copy(&log, &rotated).is_ok() {
                     std::fs::OpenOptions::new()
@@ -134,6 +141,12 @@ fn a_thousand_mixed_rotations_under_a_steady_stream() {
                 }
             }
             _ => {
+                let target = written.load(Ordering::SeqCst);
+                wait_for(
+                    "the file to be read before it is deleted",
+                    Duration::from_secs(20),
+                    || daemon.jail_status("haproxy-noserv").total_failed >= target,
+                );
                 let _ = std::fs::remove_file(&log);
             }
         }
