@@ -257,8 +257,13 @@ fn verbose_names_the_engine_of_each_regex() {
     // sshd's conditional `(?(cond_user)...)` needs PCRE2.
     assert!(out.contains("# engine: PCRE2"), "{out}");
     assert!(out.contains("# translated: "), "{out}");
-    // The host each regex found, with its time, as fail2ban-regex -v lists them.
+    // The host each regex found, with its time, and the prefregex's groups, as
+    // fail2ban-regex -v lists them.
     assert!(out.contains("    192.0.2.7  "), "{out}");
+    assert!(
+        out.contains("|      {'mlfid': ' web sshd[7]: ', 'content': 'Invalid user bob from"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -49,6 +49,8 @@ pub struct ToolOptions {
     pub raw_hosts: bool,
     /// Fill [`ToolMatch::groups`] and [`ToolMatch::lines`] (a summary needs neither).
     pub details: bool,
+    /// Fill [`ToolLine::prefregex_groups`] (`fail2ban-regex -v` lists them).
+    pub prefregex_groups: bool,
 }
 
 impl Default for ToolOptions {
@@ -58,6 +60,7 @@ impl Default for ToolOptions {
             ignore_pending: false,
             raw_hosts: false,
             details: true,
+            prefregex_groups: false,
         }
     }
 }
@@ -105,6 +108,10 @@ pub struct ToolLine {
     /// Earlier lines (as read) that a multi-line match on this line took out of the buffer:
     /// `fail2ban-regex` moves them from "missed" to "matched".
     pub taken_earlier: Vec<String>,
+    /// With [`ToolOptions::prefregex_groups`], when the prefregex counts as matched: its
+    /// groups, `content` included (when an ignoreregex stopped the line before the prefregex
+    /// ran, those of its last match, as `fail2ban-regex` reports them).
+    pub prefregex_groups: Option<Vec<(String, Option<String>)>>,
 }
 
 /// A log line split around its date, as Fail2Ban buffers it.
@@ -555,6 +562,8 @@ pub struct Finisher {
     content: String,
     mlfid_cache: MlfidCache<Arc<TupleLine>>,
     prefregex_matched: bool,
+    /// The prefregex's groups at its last match (with [`ToolOptions::prefregex_groups`]).
+    last_prefregex_groups: Vec<(String, Option<String>)>,
 }
 
 /// A filter that runs lines as `fail2ban-regex` does (see the module docs).
@@ -626,6 +635,7 @@ impl RegexTool {
             content: String::new(),
             mlfid_cache: MlfidCache::default(),
             prefregex_matched: false,
+            last_prefregex_groups: Vec::new(),
         };
         Ok(RegexTool {
             preparer: Preparer {
@@ -698,6 +708,14 @@ impl Finisher {
 
     /// Finish a line [`Preparer::prepare`] prepared.
     pub fn finish(&mut self, p: &Prepared, now: f64) -> ToolLine {
+        let mut out = self.finish_line(p, now);
+        if self.options.prefregex_groups && self.prefregex.is_some() && self.prefregex_matched {
+            out.prefregex_groups = Some(self.last_prefregex_groups.clone());
+        }
+        out
+    }
+
+    fn finish_line(&mut self, p: &Prepared, now: f64) -> ToolLine {
         let mut out = ToolLine {
             time: p.date,
             ..Default::default()
@@ -783,6 +801,13 @@ impl Finisher {
             if !found {
                 return;
             }
+            if self.options.prefregex_groups {
+                if let Some(searcher) = &self.prefregex {
+                    let get = |i: usize| p.pref_spans.get(i).copied().flatten();
+                    self.last_prefregex_groups =
+                        group_dict(&searcher.names, &searcher.alternates, &p.text, get);
+                }
+            }
             content_span = self
                 .filter
                 .prefregex()
@@ -862,6 +887,9 @@ impl Finisher {
                 return;
             }
             pre_groups = searcher.group_dict(&text);
+            if self.options.prefregex_groups {
+                self.last_prefregex_groups = pre_groups.clone();
+            }
             let content = searcher
                 .index_of("content")
                 .and_then(|i| searcher.get(i))

@@ -192,6 +192,7 @@ fn build_tool(config: &Path, args: &Args, usedns: UseDns) -> anyhow::Result<(Reg
         ignore_pending: out_mode,
         raw_hosts: args.raw,
         details: out_mode || args.json,
+        prefregex_groups: args.verbosity.unwrap_or(args.verbose) > 0 && !out_mode && !args.json,
     };
     let tool = RegexTool::new(&spec, options).map_err(|errors| {
         let mut msg = String::from("the filter does not compile");

@@ -112,6 +112,18 @@ pub fn py_repr(s: &str) -> String {
     out
 }
 
+/// Python's `repr` of a dict of optional strings.
+fn py_dict(groups: &[(String, Option<String>)]) -> String {
+    let items: Vec<String> = groups
+        .iter()
+        .map(|(k, v)| {
+            let v = v.as_deref().map_or_else(|| "None".to_string(), py_repr);
+            format!("{}: {v}", py_repr(k))
+        })
+        .collect();
+    format!("{{{}}}", items.join(", "))
+}
+
 /// `fail2ban-regex`'s `pprint_list`.
 fn pprint_list(w: &mut impl Write, items: &[String], header: Option<&str>) -> std::io::Result<()> {
     if items.is_empty() {
@@ -220,6 +232,8 @@ pub struct Stats {
     fail_list: Vec<Vec<Hit>>,
     ignore_hits: Vec<u64>,
     pref_matched: u64,
+    /// `-v`: the prefregex's groups on the first lines it matched, as Python dicts.
+    pref_groups: Vec<String>,
     print: PrintOptions,
 }
 
@@ -239,6 +253,7 @@ impl Stats {
             fail_list: vec![Vec::new(); f.failregexes().len()],
             ignore_hits: vec![0; f.ignoreregexes().len()],
             pref_matched: 0,
+            pref_groups: Vec::new(),
             print: print.clone(),
         }
     }
@@ -275,6 +290,14 @@ impl Stats {
         }
         if prefregex == Some(true) {
             self.pref_matched += 1;
+            if let Some(groups) = &result.prefregex_groups {
+                let limit = self.print.line_limit;
+                if self.pref_groups.len() < limit {
+                    self.pref_groups.push(py_dict(groups));
+                } else if self.pref_groups.len() == limit {
+                    self.pref_groups.push("...".to_string());
+                }
+            }
         }
         for earlier in &result.taken_earlier {
             if let Some(p) = self.missed_lines.iter().position(|l| l == earlier) {
@@ -364,7 +387,8 @@ fn print_regexes(
             out.extend(engine_lines(r));
             if let Some(lists) = lists {
                 for h in &lists[i] {
-                    let when = h.time.map(ctime).unwrap_or_else(|| "None".to_string());
+                    // Python's time.localtime(None) is the current time.
+                    let when = ctime(h.time.unwrap_or_else(super::wall_now));
                     let multi = if h.multiple {
                         " (multiple regex matched)"
                     } else {
@@ -423,6 +447,7 @@ pub fn print_results(
         let mut out = vec![pre.expanded().to_string()];
         if print.verbose > 0 {
             out.extend(engine_lines(pre));
+            out.extend(stats.pref_groups.iter().map(|g| format!("    {g}")));
         }
         pprint_list(w, &out, None)?;
     }
