@@ -564,6 +564,8 @@ pub struct Finisher {
     prefregex_matched: bool,
     /// The prefregex's groups at its last match (with [`ToolOptions::prefregex_groups`]).
     last_prefregex_groups: Vec<(String, Option<String>)>,
+    /// Stands for a failure's line when its lines are not asked for.
+    no_line: Arc<TupleLine>,
 }
 
 /// A filter that runs lines as `fail2ban-regex` does (see the module docs).
@@ -636,6 +638,7 @@ impl RegexTool {
             mlfid_cache: MlfidCache::default(),
             prefregex_matched: false,
             last_prefregex_groups: Vec::new(),
+            no_line: Arc::default(),
         };
         Ok(RegexTool {
             preparer: Preparer {
@@ -846,7 +849,14 @@ impl Finisher {
                 continue;
             }
             let pre = pre_groups.get_or_insert_with(|| self.prefregex_groups(p));
-            let line = line.get_or_insert_with(|| Arc::new(p.tuple.clone()));
+            // The lines of a failure are only read for its details.
+            let line = line.get_or_insert_with(|| {
+                if self.options.details {
+                    Arc::new(p.tuple.clone())
+                } else {
+                    self.no_line.clone()
+                }
+            });
             let next = self.record(index, pre, groups, std::slice::from_ref(line), now, out);
             if let Next::Stop = next {
                 break;
@@ -954,7 +964,7 @@ impl Finisher {
             if fail.truthy("nofail") && !self.options.check_all {
                 return Next::Stop;
             }
-        } else {
+        } else if self.options.details {
             fail.matches = Some(matched.to_vec());
         }
         let (host, ip) = match self.host_of(&fail) {
