@@ -76,8 +76,10 @@ fn actions(tmp: &Path) -> Vec<String> {
         "mail".into(),
         "iptables-multiport[port=22]".into(),
         "iptables-allports".into(),
-        "nftables[type=allports]".into(),
-        "nftables-multiport[port=22]".into(),
+        // warden_native=no: run these templates' own commands (through the stand-in `nft`)
+        // instead of Warden's in-process backend, which would change this host's firewall.
+        "nftables[type=allports, warden_native=no]".into(),
+        "nftables-multiport[port=22, warden_native=no]".into(),
     ]
 }
 
