@@ -85,15 +85,19 @@ pub fn dbfile(opts: &ServerOptions, checked: Option<&Checked>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DBFILE))
 }
 
-fn open_store(path: &Path) -> Result<Option<Store>, StartError> {
+fn open_store(path: &Path, max_matches: Option<u32>) -> Result<Option<Store>, StartError> {
     let text = path.to_string_lossy();
     if text.eq_ignore_ascii_case("none") {
         return Ok(None);
     }
+    let mut options = crate::store::StoreOptions::default();
+    if let Some(m) = max_matches {
+        options.max_matches = m as usize;
+    }
     let store = if text == ":memory:" {
-        Store::in_memory()
+        Store::in_memory_with(&options)
     } else {
-        Store::open(path)
+        Store::open_with(path, &options)
     };
     store
         .map(Some)
@@ -285,7 +289,12 @@ pub fn run(
         tracing::warn!("{w}");
     }
     let (socket, pidfile) = paths(&options, Some(&checked));
-    let store = match open_store(&dbfile(&options, Some(&checked))) {
+    // dbmaxmatches and dbpurgeage apply from either tree's server file (fail2ban.conf or
+    // warden.conf): unlike the socket and dbfile paths they cannot collide with a Fail2Ban.
+    let store = match open_store(
+        &dbfile(&options, Some(&checked)),
+        checked.config.server.dbmaxmatches,
+    ) {
         Ok(s) => s,
         Err(e) => {
             ready(Err(e.to_string()));
@@ -339,6 +348,12 @@ async fn serve(
         shutdown: Notify::new(),
         reload_lock: tokio::sync::Mutex::new(()),
     });
+    let purge_age = checked
+        .config
+        .server
+        .dbpurgeage
+        .map(|s| s as f64)
+        .unwrap_or(DEFAULT_DBPURGEAGE);
     let Checked {
         config, filters, ..
     } = checked;
@@ -357,7 +372,7 @@ async fn serve(
     server.sync_watchers();
     server.record_running_jails();
     if let Some(store) = server.store.clone() {
-        tokio::spawn(purge_hourly(store));
+        tokio::spawn(purge_hourly(store, purge_age));
     }
     tokio::spawn(control::serve(listener, Arc::clone(&server)));
     tokio::spawn(signals(Arc::clone(&server)));
@@ -407,13 +422,13 @@ async fn signals(server: Arc<Server>) {
 }
 
 /// Fail2Ban's hourly purge of old ban history (`dbpurgeage`).
-async fn purge_hourly(store: Store) {
+async fn purge_hourly(store: Store, age: f64) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
         store.submit_nowait(Write::Purge {
             now: crate::jail::now(),
-            age: DEFAULT_DBPURGEAGE,
+            age,
         });
     }
 }
