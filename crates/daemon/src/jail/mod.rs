@@ -115,6 +115,7 @@ pub struct Jail {
     expiry: ExpiryTimer,
     dns: Mutex<HashMap<String, (Vec<IpAddr>, std::time::Instant)>>,
     increment: Option<increment::BanTimeIncrement>,
+    keeps_fields: bool,
 }
 
 /// Build the filter specification of a jail.
@@ -172,6 +173,16 @@ pub fn kept_matches(config: &JailConfig) -> u32 {
     } else {
         0
     }
+}
+
+/// Do the jail's actions show captured fields (`<F-...>`, `<fid>`)?
+pub fn actions_use_fields(config: &JailConfig) -> bool {
+    config.actions.iter().any(|a| {
+        a.properties
+            .values()
+            .chain(a.family_properties.values().flat_map(|m| m.values()))
+            .any(|v| v.contains("<F-") || v.contains("<f-") || v.contains("<fid>"))
+    })
 }
 
 /// Expand `logpath` globs; a pattern matching nothing is followed literally (it may appear).
@@ -238,6 +249,7 @@ impl Jail {
             actions,
             expiry,
             dns: Mutex::new(HashMap::new()),
+            keeps_fields: actions_use_fields(&config),
             // Validated by `check` before any jail starts.
             increment: increment::BanTimeIncrement::from_options(&config.options)
                 .ok()
@@ -406,11 +418,18 @@ impl Jail {
             if st.bans.contains_key(&ip) {
                 None
             } else {
-                let mut fields = failure.fields.clone();
-                if let Some(fid) = &failure.fid {
-                    fields.insert("fid".into(), fid.clone());
+                // Captured fields cost memory per tracked address: kept only when an action
+                // shows them (`<F-USER>`, `<fid>`, ...).
+                if self.keeps_fields {
+                    let mut fields = failure.fields.clone();
+                    if let Some(fid) = &failure.fid {
+                        fields.insert("fid".into(), fid.clone());
+                    }
+                    st.tracker.add(ip, failure.time, &failure.lines, &fields)
+                } else {
+                    st.tracker
+                        .add(ip, failure.time, &failure.lines, &BTreeMap::new())
                 }
-                st.tracker.add(ip, failure.time, &failure.lines, &fields)
             }
         };
         if let Some(o) = offence {
