@@ -6,7 +6,14 @@
 //! line goes through each filter in order. Byte 0 picks "now". A line of the input that is
 //! just `*N` (N a digit) is replaced by the previous line repeated 4^N times, so that very long
 //! lines (up to ~1 MB) stay reachable from short inputs.
+//!
+//! The filters are compiled once per process (compiling them costs far more than matching a
+//! line) and keep their state between inputs, as in the daemon: date template order, the
+//! `maxlines` buffer and the `<F-MLFID>` cache. Each input starts with `maxlines` empty lines
+//! so that the buffer holds nothing from the previous one.
 #![no_main]
+
+use std::sync::{Mutex, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
 use warden_filter::{Filter, FilterSpec, UseDns};
@@ -92,6 +99,20 @@ fn multi_line() -> FilterSpec {
     }
 }
 
+fn filters() -> &'static Mutex<Vec<(FilterSpec, Filter)>> {
+    static FILTERS: OnceLock<Mutex<Vec<(FilterSpec, Filter)>>> = OnceLock::new();
+    FILTERS.get_or_init(|| {
+        let all = [sshd_like(), pcre2_needing(), multi_line()]
+            .into_iter()
+            .map(|spec| {
+                let filter = Filter::new(&spec).expect("fixed filters compile");
+                (spec, filter)
+            })
+            .collect();
+        Mutex::new(all)
+    })
+}
+
 const NOWS: &[f64] = &[1_133_352_000.0, 1_709_208_000.0, 0.0, 1e12];
 
 /// Longest line built with `*N`.
@@ -117,8 +138,11 @@ fuzz_target!(|data: &[u8]| {
             _ => lines.push(line.to_string()),
         }
     }
-    for spec in [sshd_like(), pcre2_needing(), multi_line()] {
-        let mut filter = Filter::new(&spec).expect("fixed filters compile");
+    let mut filters = filters().lock().unwrap_or_else(|e| e.into_inner());
+    for (spec, filter) in filters.iter_mut() {
+        for _ in 0..spec.maxlines {
+            filter.process_line("", now);
+        }
         for line in &lines {
             let result = filter.process_line(line, now);
             if let Some(t) = result.time {
