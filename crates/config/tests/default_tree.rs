@@ -43,12 +43,15 @@ fn shipped_tree_loads_with_sshd_enabled_and_no_warnings() {
     }
     assert_eq!(sshd.options["port"], "ssh");
 
+    // The default banaction is nftables (carried out in-process by the daemon); its fallback
+    // commands still resolve completely.
     let act = &sshd.actions[0];
-    assert_eq!(act.name, "iptables-multiport");
+    assert_eq!(act.name, "nftables");
     assert_eq!(act.properties["port"], "ssh");
+    assert_eq!(act.properties["type"], "multiport");
     assert_eq!(
-        act.render("actioncheck", "inet4").unwrap(),
-        "for proto in $(echo 'tcp' | tr ',' ' '); do iptables -w -C INPUT -p $proto -m multiport --dports ssh -j f2b-sshd || exit 1; done"
+        act.render("actionban", "inet6").unwrap(),
+        "nft add element inet warden-commands addr6-sshd '{' <ip> '}'"
     );
 }
 
