@@ -277,6 +277,27 @@ impl Nftables {
         set: &str,
         kind: SetKind,
     ) -> Result<Vec<(IpNet, Option<Duration>)>, FirewallError> {
+        // A dump taken while the kernel resizes the set's hash table (right after a big batch)
+        // can see an element twice and miss another, without flagging the dump as interrupted.
+        // Duplicates give such a dump away: take it again once the resize is over.
+        let mut attempt = 0;
+        loop {
+            let listed = self.read_set_once(ctx, set, kind)?;
+            let mut seen = std::collections::HashSet::with_capacity(listed.len());
+            if listed.iter().all(|(net, _)| seen.insert(*net)) || attempt >= 20 {
+                return Ok(listed);
+            }
+            attempt += 1;
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn read_set_once(
+        &self,
+        ctx: &mut Conn,
+        set: &str,
+        kind: SetKind,
+    ) -> Result<Vec<(IpNet, Option<Duration>)>, FirewallError> {
         let raw = ctx
             .nl
             .set_elements(&self.table, set)
