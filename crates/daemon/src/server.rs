@@ -388,6 +388,7 @@ async fn serve(
     for name in registry.names() {
         server.stop_jail(&name).await;
     }
+    let _ = tokio::task::spawn_blocking(crate::actions::native::remove_table).await;
     if let Some(store) = &server.store {
         if let Err(e) = store.flush() {
             tracing::error!(error = %e, "cannot flush the database");

@@ -63,15 +63,26 @@ pub fn backend(kind: &str) -> Result<Arc<dyn Firewall>, String> {
     }
 }
 
+static NFT: OnceLock<Result<Arc<Nftables>, String>> = OnceLock::new();
+
 /// The process-wide nftables handle (one libnftables context for all jails), or why not.
 pub fn nftables() -> Result<Arc<Nftables>, String> {
-    static NFT: OnceLock<Result<Arc<Nftables>, String>> = OnceLock::new();
     NFT.get_or_init(|| {
         Nftables::new(TABLE)
             .map(Arc::new)
             .map_err(|e| e.to_string())
     })
     .clone()
+}
+
+/// At shutdown, once every jail has stopped: remove Warden's (now empty) table, if this
+/// process used it.
+pub fn remove_table() {
+    if let Some(Ok(nft)) = NFT.get() {
+        if let Err(e) = nft.teardown() {
+            tracing::warn!(error = %e, "cannot remove the nftables table");
+        }
+    }
 }
 
 /// The jail's firewall rule from the action's Fail2Ban options.
