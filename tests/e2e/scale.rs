@@ -93,3 +93,60 @@ fn empty_and_emptied_logs_are_never_read_again() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(daemon.jail_status("big").total_failed, 1);
 }
+
+/// A `/proc/PID/status` value in kB.
+fn proc_kb(pid: &str, key: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn a_large_append_is_counted_completely_with_bounded_memory() {
+    // 300,000 failures of 100 addresses, about 60 MB appended in one write; the jail never
+    // bans (maxretry is higher) and keeps no lines.
+    const N: usize = 300_000;
+    let ws = workspace();
+    ws.write(
+        "config/jail.d/big.local",
+        "[big]\nmaxretry = 1000000\nfindtime = 1d\n",
+    );
+    let daemon = Daemon::start(&ws, None);
+    let pid = std::fs::read_to_string(ws.path("warden.pid")).unwrap();
+    let pid = pid.trim();
+    let pad = "x".repeat(150);
+    let lines: Vec<String> = (0..N)
+        .map(|n| {
+            format!(
+                "login failed for user u{n}{pad} from 198.51.100.{}",
+                1 + n % 100
+            )
+        })
+        .collect();
+    let before = proc_kb(pid, "VmRSS:");
+    ws.append("app.log", &lines);
+    drop(lines);
+    let appended = std::fs::metadata(ws.path("app.log")).unwrap().len() / 1024;
+    wait_for("all 300,000 failures", Duration::from_secs(600), || {
+        daemon.jail_status("big").total_failed == N as u64
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let st = daemon.jail_status("big");
+    assert_eq!((st.total_failed, st.currently_failed), (N as u64, 100));
+    // The reader hands out batches of at most a few thousand lines through bounded channels,
+    // so it waits for the filter instead of holding the append in memory as line strings
+    // (which alone would take more than the file's size).
+    let peak = proc_kb(pid, "VmHWM:");
+    assert!(
+        peak < before + appended / 3,
+        "peak RSS {peak} kB, {before} kB before a {appended} kB append"
+    );
+    // Where reading stopped was saved as it went: a restart reads nothing again.
+    daemon.stop();
+    let daemon = Daemon::start(&ws, None);
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(daemon.jail_status("big").total_failed, 0);
+}

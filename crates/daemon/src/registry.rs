@@ -1,13 +1,12 @@
 //! The running jails by name, and which jails read which log file.
 
-use crate::jail::{FilterInput, Jail};
+use crate::jail::{FilterInput, FilterSender, Jail};
 use crate::sources::file::LineBatch;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::mpsc;
 use std::sync::{Arc, RwLock};
 
-type LineSender = mpsc::Sender<FilterInput>;
+type LineSender = FilterSender;
 
 /// Jails and line routes, shared by the control socket, the timer and the router.
 #[derive(Default)]
@@ -84,14 +83,20 @@ impl Registry {
             .collect()
     }
 
-    /// Hand a batch of lines to every jail reading its file.
+    /// Hand a batch of lines to every jail reading its file, waiting while a jail has
+    /// [`crate::jail::FILTER_QUEUE`] batches queued (so reading keeps pace with filtering).
+    /// The routes are not locked while waiting: a reload can change them meanwhile.
     pub fn route(&self, batch: LineBatch) {
-        let batch = Arc::new(batch);
-        let routes = self.routes.read().unwrap_or_else(|p| p.into_inner());
-        if let Some(list) = routes.get(&batch.path) {
-            for (_, tx) in list {
-                let _ = tx.send(FilterInput::Lines(Arc::clone(&batch)));
+        let targets: Vec<LineSender> = {
+            let routes = self.routes.read().unwrap_or_else(|p| p.into_inner());
+            match routes.get(&batch.path) {
+                Some(list) => list.iter().map(|(_, tx)| tx.clone()).collect(),
+                None => return,
             }
+        };
+        let batch = Arc::new(batch);
+        for tx in targets {
+            let _ = tx.send(FilterInput::Lines(Arc::clone(&batch)));
         }
     }
 

@@ -114,7 +114,7 @@ pub struct Server {
     pub store: Option<Store>,
     expiry: ExpiryTimer,
     watchers: Mutex<HashMap<PathBuf, Watcher>>,
-    line_tx: Mutex<mpsc::Sender<LineBatch>>,
+    line_tx: Mutex<mpsc::SyncSender<LineBatch>>,
     shutdown: Notify,
     reload_lock: tokio::sync::Mutex<()>,
 }
@@ -277,6 +277,7 @@ pub fn run(
     options: ServerOptions,
     ready: Box<dyn FnOnce(Result<(), String>) + Send>,
 ) -> Result<(), StartError> {
+    tune_allocator();
     let checked = match crate::check::check(&options.config_dir) {
         Ok(c) => c,
         Err(d) => {
@@ -337,7 +338,8 @@ async fn serve(
         .map_err(|e| io_err("cannot set up control socket", socket, e))?;
     let registry = Arc::new(Registry::default());
     let expiry = ExpiryTimer::spawn(Arc::clone(&registry));
-    let (line_tx, line_rx) = mpsc::channel::<LineBatch>();
+    // Bounded: file readers wait for the router, which waits for the jails' filter threads.
+    let (line_tx, line_rx) = mpsc::sync_channel::<LineBatch>(1);
     let server = Arc::new(Server {
         options,
         registry: Arc::clone(&registry),
@@ -363,6 +365,7 @@ async fn serve(
     let router_registry = Arc::clone(&registry);
     std::thread::Builder::new()
         .name("router".into())
+        .stack_size(256 << 10)
         .spawn(move || {
             while let Ok(batch) = line_rx.recv() {
                 router_registry.route(batch);
@@ -377,6 +380,8 @@ async fn serve(
     tokio::spawn(control::serve(listener, Arc::clone(&server)));
     tokio::spawn(signals(Arc::clone(&server)));
     tracing::info!(socket = %socket.display(), jails = ?registry.names(), "Server ready");
+    // Reading the configuration and compiling filters left freed memory behind.
+    crate::jail::release_free_memory();
     ready(Ok(()));
     server.shutdown.notified().await;
     tracing::info!("Shutdown in progress...");
@@ -419,6 +424,20 @@ async fn signals(server: Arc<Server>) {
                 }
             }
         }
+    }
+}
+
+/// glibc gives every thread that allocates an arena of its own (up to 8 per core), each keeping
+/// its freed memory: with a thread per jail, the file reader, the store and the runtime's, that
+/// is resident memory no thread uses. Two arenas are enough for a daemon whose threads mostly
+/// wait; large blocks (line batches, the trackers' tables) are mapped on their own and given
+/// back when freed, rather than left in an arena.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes the allocator's parameters (under its own locks).
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 10);
     }
 }
 

@@ -8,7 +8,7 @@ pub mod tracker;
 use crate::actions::{ActionRunner, Ticket};
 use crate::bans::ExpiryTimer;
 use crate::events;
-use crate::sources::file::LineBatch;
+use crate::sources::file::{LineBatch, BATCH_LINES};
 use crate::store::{BanRecord, SavedPosition, Store};
 use ignore::{canonical, IgnoreList};
 use std::collections::{BTreeMap, HashMap};
@@ -46,6 +46,30 @@ fn backend_options(backend: &str) -> HashMap<String, String> {
             (k.trim().to_string(), v.to_string())
         })
         .collect()
+}
+
+/// Batches a jail's filter thread may have queued before senders wait.
+pub const FILTER_QUEUE: usize = 2;
+
+/// Stack of a filter thread: the filter's regex engines keep their state on the heap, so the
+/// default 2 MiB is far more than it needs (only touched pages count, but a deep recursion
+/// elsewhere should fail here rather than pass unnoticed).
+const FILTER_STACK: usize = 512 << 10;
+
+/// After this many lines, a filter thread that catches up asks the allocator to return free
+/// memory to the system (the batches of a burst leave free but resident heap behind).
+const TRIM_AFTER_LINES: usize = 10_000;
+
+/// The sending side of a filter thread's channel.
+pub type FilterSender = mpsc::SyncSender<FilterInput>;
+
+/// Return free heap memory to the system (glibc keeps freed memory of its arenas resident).
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// What a jail's filter thread reads.
@@ -268,14 +292,35 @@ impl Jail {
 
     /// Start the thread that runs `filter` over the batches sent to the returned channel. After
     /// each batch, where reading stands is saved (with a store) so a restart resumes there.
-    pub fn spawn_filter_thread(self: &Arc<Self>, mut filter: Filter) -> mpsc::Sender<FilterInput> {
-        let (tx, rx) = mpsc::channel::<FilterInput>();
+    ///
+    /// The channel holds [`FILTER_QUEUE`] batches: whoever sends waits while the jail is that far
+    /// behind, so a large append is read as fast as it is filtered instead of into memory.
+    pub fn spawn_filter_thread(self: &Arc<Self>, mut filter: Filter) -> FilterSender {
+        let (tx, rx) = mpsc::sync_channel::<FilterInput>(FILTER_QUEUE);
         let jail = Arc::clone(self);
         std::thread::Builder::new()
             .name(format!("filter-{}", self.name))
+            .stack_size(FILTER_STACK)
             .spawn(move || {
                 let mut found = Vec::new();
-                while let Ok(input) = rx.recv() {
+                // Lines handled since the allocator was last asked to give memory back.
+                let mut since_trim = 0usize;
+                loop {
+                    let input = match rx.try_recv() {
+                        Ok(input) => input,
+                        Err(mpsc::TryRecvError::Empty) => {
+                            // Caught up: after a burst, return what its batches took.
+                            if since_trim >= TRIM_AFTER_LINES {
+                                since_trim = 0;
+                                release_free_memory();
+                            }
+                            match rx.recv() {
+                                Ok(input) => input,
+                                Err(_) => break,
+                            }
+                        }
+                        Err(mpsc::TryRecvError::Disconnected) => break,
+                    };
                     match input {
                         FilterInput::Lines(batch) => {
                             for line in &batch.lines {
@@ -285,6 +330,7 @@ impl Jail {
                                     jail.on_failure(failure, t, &mut found);
                                 }
                             }
+                            since_trim += batch.lines.len();
                             jail.commit_position(&batch);
                         }
                         // Journal entries carry their time: no date detection (Fail2Ban's
@@ -297,10 +343,14 @@ impl Jail {
                                     jail.on_failure(failure, t, &mut found);
                                 }
                             }
+                            since_trim += batch.entries.len();
                         }
                     }
                     for (ip, time) in found.drain(..) {
                         events::found(&jail.name, ip, time);
+                    }
+                    if found.capacity() > 4 * BATCH_LINES {
+                        found = Vec::new();
                     }
                 }
             })
@@ -310,7 +360,7 @@ impl Jail {
 
     /// For `backend = systemd`: follow the system journal with the filter's `journalmatch`,
     /// from `findtime` ago, feeding `lines` (the jail's filter thread).
-    pub fn follow_journal(&self, lines: mpsc::Sender<FilterInput>) {
+    pub fn follow_journal(&self, lines: FilterSender) {
         use crate::sources::journal::{watch_journal, JournalSource, JournalSpec, Start};
         // Fail2Ban's backend options: systemd[journalpath=DIR] or systemd[journalfiles=F ...].
         let opts = backend_options(&self.config.backend);
@@ -326,16 +376,24 @@ impl Jail {
             matches: self.config.filter.journalmatch.clone().unwrap_or_default(),
             start: Start::Time(now() - self.config.findtime as f64),
         };
-        let (tx, rx) = mpsc::channel();
+        // Bounded like the filter's own channel: the journal is read as fast as it is filtered.
+        let (tx, rx) = mpsc::sync_channel(1);
         match watch_journal(spec, tx) {
             Ok(watcher) => {
-                std::thread::spawn(move || {
-                    while let Ok(batch) = rx.recv() {
-                        if lines.send(FilterInput::Journal(batch)).is_err() {
-                            break;
+                let forward = std::thread::Builder::new()
+                    .name(format!("journal-{}", self.name))
+                    .stack_size(FILTER_STACK)
+                    .spawn(move || {
+                        while let Ok(batch) = rx.recv() {
+                            if lines.send(FilterInput::Journal(batch)).is_err() {
+                                break;
+                            }
                         }
-                    }
-                });
+                    });
+                if let Err(e) = forward {
+                    tracing::error!(jail = %self.name, error = %e, "[{}] cannot read the journal: {e}", self.name);
+                    return;
+                }
                 *self.journal.lock().unwrap_or_else(|p| p.into_inner()) = Some(watcher);
             }
             Err(e) => {
@@ -357,14 +415,17 @@ impl Jail {
     /// a failure announced twice: lines whose position was not saved were not announced either,
     /// and are read again after a restart.
     pub fn on_failure(&self, failure: Failure, now: f64, found: &mut Vec<(IpAddr, f64)>) {
-        let ips = match &failure.host {
-            Host::Ip(ip) => vec![canonical(*ip)],
-            Host::Name(name) => match name.parse::<IpAddr>() {
-                Ok(ip) => vec![canonical(ip)],
-                Err(_) => self.resolve(name),
-            },
+        let ip = match &failure.host {
+            Host::Ip(ip) => Some(*ip),
+            Host::Name(name) => name.parse::<IpAddr>().ok(),
         };
-        for ip in ips {
+        // One address (the usual case) needs no list of addresses.
+        let resolved = match (ip, &failure.host) {
+            (Some(_), _) => Vec::new(),
+            (None, Host::Name(name)) => self.resolve(name),
+            (None, Host::Ip(_)) => Vec::new(),
+        };
+        for ip in ip.map(canonical).into_iter().chain(resolved) {
             if self.count_failure(ip, &failure, now) {
                 found.push((ip, failure.time));
             }

@@ -41,7 +41,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub use fingerprint::{Fingerprint, FINGERPRINT_MAX};
-pub use reader::{MAX_LINE, TRUNCATION_MARKER};
+pub use reader::{BATCH_LINES, MAX_LINE, READ_BUDGET, TRUNCATION_MARKER};
 pub use watcher::{watch, watch_from, Watcher};
 
 use fingerprint::{head_is_complete, read_head};
@@ -185,7 +185,8 @@ impl FileTail {
     /// Append every new complete line (without `\n`, invalid UTF-8 replaced) to `out`,
     /// handling rotation. Returns how many lines were appended.
     ///
-    /// A large backlog is handed out in pieces of a few MiB: `Ok(0)` means all caught up. On
+    /// A large backlog is handed out in pieces of about [`READ_BUDGET`] bytes or
+    /// [`BATCH_LINES`] lines, whichever comes first: `Ok(0)` means all caught up. On
     /// error, lines appended before it stay in `out` and are not handed out again.
     pub fn read_lines(&mut self, out: &mut Vec<String>) -> io::Result<usize> {
         let before = out.len();

@@ -24,7 +24,10 @@ pub const CHUNK: usize = 64 << 10;
 
 /// One `read_lines` call stops reading after this many bytes once it has at least one line, so a
 /// large backlog is handed out in pieces rather than all at once.
-const READ_BUDGET: usize = 4 << 20;
+pub const READ_BUDGET: usize = 1 << 20;
+
+/// ... or once it has this many lines (short lines cost more per byte, as `String`s).
+pub const BATCH_LINES: usize = 4096;
 
 /// How many bytes before `committed` a reader remembers (see [`Reader::recent`]).
 pub const RECENT: usize = 64;
@@ -61,7 +64,8 @@ impl Budget {
 
     /// Enough has been read for this call (and at least one line was produced).
     pub fn exhausted(&self, out: &[String]) -> bool {
-        self.bytes >= READ_BUDGET && out.len() > self.lines_at_start
+        let lines = out.len() - self.lines_at_start;
+        lines > 0 && (self.bytes >= READ_BUDGET || lines >= BATCH_LINES)
     }
 }
 

@@ -14,7 +14,6 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -23,6 +22,7 @@ use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
 
 use super::reader::Ident;
 use super::{Checkpoint, FileTail, LineBatch, StartAt};
+use crate::sources::Outlet;
 
 /// Handle to a watcher thread; dropping it stops the thread.
 pub struct Watcher {
@@ -81,7 +81,9 @@ impl Drop for Watcher {
 
 /// Follow `paths` on a background thread, woken by inotify (falling back to polling every
 /// `poll_interval` when inotify is unavailable, and polling at that interval anyway as a safety
-/// net), sending each batch of new lines to `tx`.
+/// net), sending each batch of new lines to `tx`. With a bounded channel
+/// (`mpsc::sync_channel`), reading waits while the channel is full; batches are at most a few
+/// thousand lines (about 1 MiB), so what is read ahead of the receiver stays small.
 ///
 /// Files are opened (and, with [`StartAt::End`], positioned) before this returns, so every
 /// line written afterwards is delivered. A path that cannot be opened is retried at each poll.
@@ -90,7 +92,7 @@ pub fn watch(
     paths: Vec<PathBuf>,
     start: StartAt,
     poll_interval: Duration,
-    tx: Sender<LineBatch>,
+    tx: impl Into<Outlet<LineBatch>>,
 ) -> io::Result<Watcher> {
     watch_from(
         paths.into_iter().map(|p| (p, None)).collect(),
@@ -106,8 +108,9 @@ pub fn watch_from(
     paths: Vec<(PathBuf, Option<Checkpoint>)>,
     start: StartAt,
     poll_interval: Duration,
-    tx: Sender<LineBatch>,
+    tx: impl Into<Outlet<LineBatch>>,
 ) -> io::Result<Watcher> {
+    let tx = tx.into();
     let tails = paths
         .into_iter()
         .map(|(path, saved)| {
@@ -189,7 +192,7 @@ struct Notify {
 struct Follower {
     tails: Vec<Followed>,
     notify: Option<Notify>,
-    tx: Sender<LineBatch>,
+    tx: Outlet<LineBatch>,
     shared: Arc<Shared>,
     wake_rx: UnixStream,
     poll_interval: Duration,
@@ -272,7 +275,8 @@ impl Follower {
         self.shared.stop.load(Ordering::SeqCst)
     }
 
-    /// Read one tail and send what it had. `false` if the receiver is gone.
+    /// Read one tail and send what it had. `false` if the receiver is gone (or the watcher is
+    /// being stopped while the channel is full).
     fn read_tail(&mut self, i: usize) -> bool {
         let followed = &mut self.tails[i];
         let mut lines = Vec::new();
@@ -302,7 +306,7 @@ impl Follower {
             lines,
             checkpoint: followed.tail.checkpoint(),
         };
-        self.tx.send(batch).is_ok()
+        self.tx.send(batch, &self.shared.stop)
     }
 
     /// Sleep until an inotify event, a stop request or `timeout`; mark the tails concerned.

@@ -4,12 +4,13 @@ use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Sender};
+use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::{JournalBatch, JournalReader, JournalSpec};
+use crate::sources::Outlet;
 
 /// Most entries in one [`JournalBatch`]: bounds memory and the delay before the first of a
 /// large backlog reaches the jail.
@@ -83,13 +84,18 @@ impl Drop for JournalWatcher {
 }
 
 /// Follow the journal described by `spec` on a new thread, sending every matching entry once,
-/// in order, in [`JournalBatch`]es to `tx`.
+/// in order, in [`JournalBatch`]es to `tx`. With a bounded channel (`mpsc::sync_channel`) reading
+/// waits while it is full.
 ///
 /// Returns once the journal is open and positioned, so that entries appended after this call
 /// returns are delivered even with [`super::Start::Tail`]; errors opening or positioning it
 /// (bad files, bad `journalmatch`, unparsable cursor) are returned here. The thread ends when
 /// the watcher is dropped or `tx`'s receiver is gone.
-pub fn watch_journal(spec: JournalSpec, tx: Sender<JournalBatch>) -> io::Result<JournalWatcher> {
+pub fn watch_journal(
+    spec: JournalSpec,
+    tx: impl Into<Outlet<JournalBatch>>,
+) -> io::Result<JournalWatcher> {
+    let tx = tx.into();
     let (waker, wake_rx) = UnixStream::pair()?;
     waker.set_nonblocking(true)?;
     wake_rx.set_nonblocking(true)?;
@@ -126,7 +132,7 @@ pub fn watch_journal(spec: JournalSpec, tx: Sender<JournalBatch>) -> io::Result<
 
 fn follow(
     mut reader: JournalReader,
-    tx: &Sender<JournalBatch>,
+    tx: &Outlet<JournalBatch>,
     shared: &Shared,
     wake: &UnixStream,
 ) {
@@ -147,7 +153,7 @@ fn follow(
                 (false, false)
             }
         };
-        if !entries.is_empty() && tx.send(JournalBatch { entries, caught_up }).is_err() {
+        if !entries.is_empty() && !tx.send(JournalBatch { entries, caught_up }, &shared.stop) {
             return;
         }
         if caught_up && !caught_up_once {
