@@ -27,52 +27,81 @@ pub const SD_JOURNAL_NOP: c_int = 0;
 /// `sd_journal_process`: files were added, removed or rotated.
 pub const SD_JOURNAL_INVALIDATE: c_int = 2;
 
-// `libsystemd.so.0` itself (package libsystemd0, which apt depends on), so building needs no
-// `libsystemd-dev`.
-#[link(name = "libsystemd.so.0", kind = "dylib", modifiers = "+verbatim")]
-extern "C" {
-    pub fn sd_journal_open(ret: *mut *mut SdJournal, flags: c_int) -> c_int;
-    pub fn sd_journal_open_directory(
-        ret: *mut *mut SdJournal,
-        path: *const c_char,
-        flags: c_int,
-    ) -> c_int;
-    pub fn sd_journal_open_files(
-        ret: *mut *mut SdJournal,
-        paths: *const *const c_char,
-        flags: c_int,
-    ) -> c_int;
-    pub fn sd_journal_close(j: *mut SdJournal);
+// Loaded with `dlopen` the first time a journal is opened, not linked: a daemon without a
+// `backend = systemd` jail then never maps libsystemd and the libraries it pulls in (libgcrypt,
+// liblzma, libzstd, liblz4, libcap: about 1 MB resident). `libsystemd.so.0` itself (package
+// libsystemd0, which apt depends on) is all it needs, so building needs no `libsystemd-dev`.
+macro_rules! sd_journal_api {
+    ($(fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? = $fail:expr;)*) => {
+        #[allow(non_snake_case)]
+        struct Api {
+            _lib: libloading::Library,
+            $($name: unsafe extern "C" fn($($ty),*) $(-> $ret)?,)*
+        }
 
-    pub fn sd_journal_add_match(j: *mut SdJournal, data: *const c_void, size: usize) -> c_int;
-    pub fn sd_journal_add_disjunction(j: *mut SdJournal) -> c_int;
-    pub fn sd_journal_add_conjunction(j: *mut SdJournal) -> c_int;
+        impl Api {
+            fn load() -> Result<Api, libloading::Error> {
+                // SAFETY: libsystemd runs no initialisation with preconditions when loaded, and
+                // each symbol is given the type `<systemd/sd-journal.h>` declares for it.
+                unsafe {
+                    let lib = libloading::Library::new("libsystemd.so.0")?;
+                    $(let $name = *lib.get::<unsafe extern "C" fn($($ty),*) $(-> $ret)?>(
+                        concat!(stringify!($name), "\0").as_bytes())?;)*
+                    Ok(Api { _lib: lib, $($name,)* })
+                }
+            }
+        }
 
-    pub fn sd_journal_seek_head(j: *mut SdJournal) -> c_int;
-    pub fn sd_journal_seek_tail(j: *mut SdJournal) -> c_int;
-    pub fn sd_journal_seek_realtime_usec(j: *mut SdJournal, usec: u64) -> c_int;
-    pub fn sd_journal_seek_cursor(j: *mut SdJournal, cursor: *const c_char) -> c_int;
-    pub fn sd_journal_test_cursor(j: *mut SdJournal, cursor: *const c_char) -> c_int;
+        $(
+            /// See `<systemd/sd-journal.h>`. Without libsystemd, fails with `-ELIBACC`.
+            ///
+            /// # Safety
+            /// As for the C function.
+            pub unsafe fn $name($($arg: $ty),*) $(-> $ret)? {
+                match api() {
+                    Some(api) => (api.$name)($($arg),*),
+                    None => $fail,
+                }
+            }
+        )*
+    };
+}
 
-    pub fn sd_journal_next(j: *mut SdJournal) -> c_int;
-    pub fn sd_journal_previous(j: *mut SdJournal) -> c_int;
+/// The library, loaded on first use; `None` if it cannot be (logged once).
+fn api() -> Option<&'static Api> {
+    static API: std::sync::OnceLock<Option<Api>> = std::sync::OnceLock::new();
+    API.get_or_init(|| match Api::load() {
+        Ok(api) => Some(api),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot load libsystemd.so.0 to read the journal: {e}");
+            None
+        }
+    })
+    .as_ref()
+}
 
-    pub fn sd_journal_get_realtime_usec(j: *mut SdJournal, ret: *mut u64) -> c_int;
-    pub fn sd_journal_get_monotonic_usec(
-        j: *mut SdJournal,
-        ret: *mut u64,
-        ret_boot_id: *mut SdId128,
-    ) -> c_int;
-    pub fn sd_journal_get_cursor(j: *mut SdJournal, cursor: *mut *mut c_char) -> c_int;
-    pub fn sd_journal_restart_data(j: *mut SdJournal);
-    pub fn sd_journal_enumerate_available_data(
-        j: *mut SdJournal,
-        data: *mut *const c_void,
-        length: *mut usize,
-    ) -> c_int;
-
-    pub fn sd_journal_get_fd(j: *mut SdJournal) -> c_int;
-    pub fn sd_journal_get_events(j: *mut SdJournal) -> c_int;
-    pub fn sd_journal_get_timeout(j: *mut SdJournal, timeout_usec: *mut u64) -> c_int;
-    pub fn sd_journal_process(j: *mut SdJournal) -> c_int;
+sd_journal_api! {
+    fn sd_journal_open(ret: *mut *mut SdJournal, flags: c_int) -> c_int = -libc::ELIBACC;
+    fn sd_journal_open_directory(ret: *mut *mut SdJournal, path: *const c_char, flags: c_int) -> c_int = -libc::ELIBACC;
+    fn sd_journal_open_files(ret: *mut *mut SdJournal, paths: *const *const c_char, flags: c_int) -> c_int = -libc::ELIBACC;
+    fn sd_journal_close(j: *mut SdJournal) = ();
+    fn sd_journal_add_match(j: *mut SdJournal, data: *const c_void, size: usize) -> c_int = -libc::ELIBACC;
+    fn sd_journal_add_disjunction(j: *mut SdJournal) -> c_int = -libc::ELIBACC;
+    fn sd_journal_add_conjunction(j: *mut SdJournal) -> c_int = -libc::ELIBACC;
+    fn sd_journal_seek_head(j: *mut SdJournal) -> c_int = -libc::ELIBACC;
+    fn sd_journal_seek_tail(j: *mut SdJournal) -> c_int = -libc::ELIBACC;
+    fn sd_journal_seek_realtime_usec(j: *mut SdJournal, usec: u64) -> c_int = -libc::ELIBACC;
+    fn sd_journal_seek_cursor(j: *mut SdJournal, cursor: *const c_char) -> c_int = -libc::ELIBACC;
+    fn sd_journal_test_cursor(j: *mut SdJournal, cursor: *const c_char) -> c_int = -libc::ELIBACC;
+    fn sd_journal_next(j: *mut SdJournal) -> c_int = -libc::ELIBACC;
+    fn sd_journal_previous(j: *mut SdJournal) -> c_int = -libc::ELIBACC;
+    fn sd_journal_get_realtime_usec(j: *mut SdJournal, ret: *mut u64) -> c_int = -libc::ELIBACC;
+    fn sd_journal_get_monotonic_usec(j: *mut SdJournal, ret: *mut u64, ret_boot_id: *mut SdId128) -> c_int = -libc::ELIBACC;
+    fn sd_journal_get_cursor(j: *mut SdJournal, cursor: *mut *mut c_char) -> c_int = -libc::ELIBACC;
+    fn sd_journal_restart_data(j: *mut SdJournal) = ();
+    fn sd_journal_enumerate_available_data(j: *mut SdJournal, data: *mut *const c_void, length: *mut usize) -> c_int = -libc::ELIBACC;
+    fn sd_journal_get_fd(j: *mut SdJournal) -> c_int = -libc::ELIBACC;
+    fn sd_journal_get_events(j: *mut SdJournal) -> c_int = -libc::ELIBACC;
+    fn sd_journal_get_timeout(j: *mut SdJournal, timeout_usec: *mut u64) -> c_int = -libc::ELIBACC;
+    fn sd_journal_process(j: *mut SdJournal) -> c_int = -libc::ELIBACC;
 }
