@@ -81,6 +81,8 @@ impl std::error::Error for DialectError {}
 const WORD_BEGIN: &str = r"(?=^|\b|\W)";
 const WORD_END: &str = r"(?=\b|\W|$)";
 const IPV6_LOOKBEHIND: &str = "(?<=:):";
+/// Loose mode's stand-in for a back-reference: any text.
+const ANYTHING: &str = "(?s:.*)";
 
 /// Translate Python regex `src` to `dialect`. `multiline` is Python's `re.MULTILINE`.
 pub fn translate(src: &str, dialect: Dialect, multiline: bool) -> Result<Translated, DialectError> {
@@ -94,8 +96,32 @@ pub fn translate(src: &str, dialect: Dialect, multiline: bool) -> Result<Transla
         scoped_multiline: Vec::new(),
         group_count: 0,
         last: Last::Nothing,
+        loose: false,
+        optional_groups: Vec::new(),
     }
     .run(multiline)
+}
+
+/// A `regex`-crate pattern whose language contains `src`'s (Python dialect): look-around and
+/// conditional groups become optional groups, back-references match anything, possessive
+/// quantifiers become greedy ones. It is never run; it is analysed for text every match
+/// must contain (see [`crate::prefilter`]), which stays true of the original pattern.
+pub fn translate_loose(src: &str, multiline: bool) -> Result<String, DialectError> {
+    Translator {
+        src,
+        pos: 0,
+        dialect: Dialect::Rust,
+        pieces: Vec::new(),
+        features: Features::default(),
+        global_flags: String::new(),
+        scoped_multiline: Vec::new(),
+        group_count: 0,
+        last: Last::Nothing,
+        loose: true,
+        optional_groups: Vec::new(),
+    }
+    .run(multiline)
+    .map(|t| t.pattern)
 }
 
 enum Piece {
@@ -116,6 +142,10 @@ struct Translator<'a> {
     group_count: usize,
     /// What the previous token was, to validate repetitions as Python does.
     last: Last,
+    /// [`translate_loose`]'s mode.
+    loose: bool,
+    /// Loose mode: for each open group, whether it closes as an optional group `(?:…)?`.
+    optional_groups: Vec<bool>,
 }
 
 /// The previous token, for "nothing to repeat" / "multiple repeat" checks.
@@ -219,7 +249,11 @@ impl Translator<'_> {
                     if self.scoped_multiline.pop().is_none() {
                         return self.err("unbalanced parenthesis");
                     }
-                    self.push(")");
+                    if self.optional_groups.pop() == Some(true) {
+                        self.push(")?");
+                    } else {
+                        self.push(")");
+                    }
                     self.last = Last::Atom;
                 }
                 '{' => {
@@ -235,10 +269,13 @@ impl Translator<'_> {
                     self.last = Last::Atom;
                 }
                 '*' | '+' | '?' => {
+                    let possessive = c == '+' && self.last == Last::Quant;
                     self.quantifier(c)?;
                     self.bump();
-                    let mut buf = [0u8; 4];
-                    self.push(c.encode_utf8(&mut buf));
+                    if !(self.loose && possessive) {
+                        let mut buf = [0u8; 4];
+                        self.push(c.encode_utf8(&mut buf));
+                    }
                 }
                 '|' | '^' => {
                     self.bump();
@@ -385,6 +422,9 @@ impl Translator<'_> {
             num = num * 10 + d.to_digit(10).unwrap_or(0);
         }
         self.features.backreference = true;
+        if self.loose {
+            return Ok(ANYTHING.to_string());
+        }
         Ok(format!(r"\g{{{num}}}"))
     }
 
@@ -459,6 +499,7 @@ impl Translator<'_> {
             self.bump();
             self.group_count += 1;
             self.scoped_multiline.push(false);
+            self.optional_groups.push(false);
             self.push("(");
             return Ok(());
         }
@@ -475,6 +516,7 @@ impl Translator<'_> {
             self.pos += 4 + end + 1;
             self.group_count += 1;
             self.scoped_multiline.push(false);
+            self.optional_groups.push(false);
             self.push(&s);
             return Ok(());
         }
@@ -486,7 +528,11 @@ impl Translator<'_> {
             if !is_identifier(name) {
                 return self.err(format!("bad character in group name '{name}'"));
             }
-            let s = format!("(?P={name})");
+            let s = if self.loose {
+                ANYTHING.to_string()
+            } else {
+                format!("(?P={name})")
+            };
             self.pos += 4 + end + 1;
             self.features.backreference = true;
             self.push(&s);
@@ -511,7 +557,13 @@ impl Translator<'_> {
                 self.pos += 1 + prefix.len();
                 self.features.lookaround |= lookaround;
                 self.scoped_multiline.push(false);
-                let s = format!("({prefix}");
+                let optional = self.loose && lookaround;
+                self.optional_groups.push(optional);
+                let s = if optional {
+                    "(?:".to_string()
+                } else {
+                    format!("({prefix}")
+                };
                 self.push(&s);
                 return Ok(());
             }
@@ -525,10 +577,15 @@ impl Translator<'_> {
             if !is_identifier(cond) && !cond.chars().all(|c| c.is_ascii_digit()) {
                 return self.err(format!("bad character in group name '{cond}'"));
             }
-            let s = format!("(?({cond})");
+            let s = if self.loose {
+                "(?:".to_string()
+            } else {
+                format!("(?({cond})")
+            };
             self.pos += 2 + end + 1;
             self.features.conditional = true;
             self.scoped_multiline.push(false);
+            self.optional_groups.push(self.loose);
             self.push(&s);
             return Ok(());
         }
@@ -564,6 +621,7 @@ impl Translator<'_> {
                 let inherited = self.scoped_multiline.iter().any(|m| *m);
                 self.scoped_multiline
                     .push((on.contains('m') || inherited) && !off.contains('m'));
+                self.optional_groups.push(false);
                 self.pos += 2 + flag_len + 1;
                 self.push(&s);
                 Ok(())

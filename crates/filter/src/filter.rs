@@ -17,6 +17,7 @@ use crate::date::convert::{parse_zone, TimeError};
 use crate::date::DateDetector;
 use crate::matcher::{self, AnyMatcher, Captures, Engine, Matcher};
 use crate::multiline::{FailData, MlfidCache};
+use crate::prefilter::Prefilter;
 use crate::tags::expand_tags;
 use crate::{Failure, FilterError, FilterSpec, Host, LineResult, UseDns};
 
@@ -102,6 +103,11 @@ impl CompiledRegex {
     /// Search `text`.
     pub fn search(&self, text: &str) -> Option<Captures> {
         self.matcher.search(text)
+    }
+
+    /// Does `text` match? (No groups: the fastest form of the search.)
+    pub fn is_match(&self, text: &str) -> bool {
+        self.matcher.is_match(text)
     }
 
     fn has_group(&self, name: &str) -> bool {
@@ -239,6 +245,23 @@ pub struct Filter {
     last_date_text: String,
     mlfid_cache: MlfidCache<SplitLine>,
     check_all_regex: bool,
+    /// Single-line filters: rules out lines no failregex can match (see [`Prefilter`]).
+    prefilter: Option<Prefilter>,
+    /// Scratch: the text a line's regexes see, and which failregexes may match it.
+    scratch: String,
+    candidates: Vec<bool>,
+    /// The last date converted: (template, date text, `now`) → time.
+    date_cache: Option<(usize, String, f64, f64)>,
+}
+
+/// Where a line's date is, as [`Filter::split_date`] decided.
+#[derive(Debug, Clone, Copy)]
+enum DateCut {
+    /// The date text is `line[s..e]`.
+    Span(usize, usize),
+    /// No date cut out; the line is recorded with this date text in front (the previous
+    /// line's, or none).
+    Whole { last_date_text: bool },
 }
 
 /// What the failregexes made of one buffer.
@@ -342,6 +365,17 @@ impl Filter {
         if !errors.is_empty() {
             return Err(errors);
         }
+        let prefilter = if maxlines == 1 {
+            // The ignoreregexes that run before the failregexes can mark a line too.
+            let early = !ignoreregex.is_empty() && ignoreregex.len() + 2 < failregex.len();
+            let patterns = failregex
+                .iter()
+                .chain(ignoreregex.iter().filter(|_| early))
+                .map(|r| r.expanded());
+            Prefilter::new(patterns, false).filter(|f| !(f.has_newline() && prefregex.is_some()))
+        } else {
+            None
+        };
         Ok(Filter {
             prefregex,
             failregex,
@@ -354,6 +388,10 @@ impl Filter {
             last_date_text: String::new(),
             mlfid_cache: MlfidCache::default(),
             check_all_regex: false,
+            prefilter,
+            scratch: String::new(),
+            candidates: Vec::new(),
+            date_cache: None,
         })
     }
 
@@ -388,9 +426,31 @@ impl Filter {
     /// Process one log line (without its trailing newline). `now` is used for year-less dates
     /// and lines without a date.
     pub fn process_line(&mut self, line: &str, now: f64) -> LineResult {
-        let Some((split, date, line_time)) = self.split_date(line, now) else {
+        let Some((cut, date, line_time)) = self.split_date(line, now) else {
             return LineResult::default();
         };
+        if let Some(prefilter) = &self.prefilter {
+            let (before, after) = match cut {
+                DateCut::Span(s, e) => (&line[..s], &line[e..]),
+                DateCut::Whole { .. } => ("", line),
+            };
+            let text = &mut self.scratch;
+            text.clear();
+            text.push_str(before);
+            text.push_str(after);
+            text.push('\n');
+            if !prefilter.may_match(text) {
+                // No failregex (nor an early ignoreregex) can match: nothing to find, and
+                // nothing of this line stays in the single-line buffer.
+                self.buffer.clear();
+                return LineResult {
+                    time: line_time,
+                    ..LineResult::default()
+                };
+            }
+            prefilter.candidates(text, &mut self.candidates);
+        }
+        let split = self.split_line(line, cut);
         let found = self.find_failures(split, date.unwrap_or(now), now);
         found.into_result(line_time)
     }
@@ -410,48 +470,37 @@ impl Filter {
         found.into_result(Some(time))
     }
 
-    /// Find and cut out the date. Returns the split line, the time to use for a failure
-    /// (`None`: none known) and the time read from this line; `None` when Fail2Ban would
-    /// fail on the line (a date with an unknown zone abbreviation).
-    #[allow(clippy::type_complexity)]
-    fn split_date(
-        &mut self,
-        line: &str,
-        now: f64,
-    ) -> Option<(SplitLine, Option<f64>, Option<f64>)> {
+    /// Find and cut out the date. Returns where the date is, the time to use for a failure
+    /// (`None`: none known) and the time read from this line; `None` when Fail2Ban would fail
+    /// on the line (a date with an unknown zone abbreviation).
+    fn split_date(&mut self, line: &str, now: f64) -> Option<(DateCut, Option<f64>, Option<f64>)> {
         // Like Fail2Ban, a line given the previous line's date carries that date text in its
         // recorded form.
-        let whole = |date: &str| SplitLine {
-            before: String::new(),
-            date: date.to_string(),
-            after: line.to_string(),
-            original: format!("{date}{line}"),
-        };
         let mut date = None;
         let mut line_time = None;
-        let mut split = whole("");
+        let mut cut = DateCut::Whole {
+            last_date_text: false,
+        };
         if let Some(m) = self.dates.match_time(line, now) {
             if let Some((s, e)) = m.date_span() {
-                split = SplitLine {
-                    before: line[..s].to_string(),
-                    date: line[s..e].to_string(),
-                    after: line[e..].to_string(),
-                    original: line.to_string(),
-                };
+                cut = DateCut::Span(s, e);
                 if s < e {
-                    match self.dates.time(line, &m, now) {
+                    match self.date_time(line, &m, now) {
                         Ok(t) => {
                             date = Some(t);
                             line_time = Some(t);
                             self.last_date = Some(t);
-                            self.last_date_text = line[s..e].to_string();
+                            self.last_date_text.clear();
+                            self.last_date_text.push_str(&line[s..e]);
                         }
                         Err(TimeError::Invalid) => {}
                         Err(TimeError::UnknownZone(_)) => return None,
                     }
                 } else if let Some(last) = self.last_date.filter(|d| *d > now - 60.0) {
                     // An empty date group: "the date of the previous line, if recent".
-                    split = whole(&self.last_date_text);
+                    cut = DateCut::Whole {
+                        last_date_text: true,
+                    };
                     date = Some(last);
                 } else {
                     date = Some(now);
@@ -460,11 +509,67 @@ impl Filter {
         }
         if date.is_none() {
             if let Some(last) = self.last_date.filter(|d| *d > now - 60.0) {
-                split = whole(&self.last_date_text);
+                cut = DateCut::Whole {
+                    last_date_text: true,
+                };
                 date = Some(last);
             }
         }
-        Some((split, date, line_time))
+        Some((cut, date, line_time))
+    }
+
+    /// Convert the date `m` found in `line`, reusing the last conversion when the same
+    /// template matched the same text at the same `now` (consecutive lines often carry the
+    /// same timestamp).
+    fn date_time(
+        &mut self,
+        line: &str,
+        m: &crate::date::DateMatch,
+        now: f64,
+    ) -> Result<f64, TimeError> {
+        let (ms, me) = m.captures.span();
+        let key = &line[ms..me];
+        let template = std::sync::Arc::as_ptr(&m.template) as usize;
+        if let Some((t, text, at, time)) = &self.date_cache {
+            if *t == template && *at == now && text == key {
+                return Ok(*time);
+            }
+        }
+        let time = self.dates.time(line, m, now)?;
+        let cache = self
+            .date_cache
+            .get_or_insert_with(|| (0, String::new(), 0.0, 0.0));
+        cache.0 = template;
+        cache.1.clear();
+        cache.1.push_str(key);
+        cache.2 = now;
+        cache.3 = time;
+        Ok(time)
+    }
+
+    /// The line split around its date as [`Self::split_date`] found it.
+    fn split_line(&self, line: &str, cut: DateCut) -> SplitLine {
+        match cut {
+            DateCut::Span(s, e) => SplitLine {
+                before: line[..s].to_string(),
+                date: line[s..e].to_string(),
+                after: line[e..].to_string(),
+                original: line.to_string(),
+            },
+            DateCut::Whole { last_date_text } => {
+                let date = if last_date_text {
+                    self.last_date_text.as_str()
+                } else {
+                    ""
+                };
+                SplitLine {
+                    before: String::new(),
+                    date: date.to_string(),
+                    after: line.to_string(),
+                    original: format!("{date}{line}"),
+                }
+            }
+        }
     }
 
     /// Does an ignoreregex match? With `maxlines > 1` and a failregex match, only the lines
@@ -539,7 +644,12 @@ impl Filter {
         let check_all = self.check_all_regex;
         // Fail2Ban keeps the buffer while trying every regex of a single-line filter.
         let consume = !check_all || self.maxlines > 1;
+        // Without a prefilter, `candidates` is empty and every regex is tried.
+        let candidates = std::mem::take(&mut self.candidates);
         for index in 0..self.failregex.len() {
+            if !candidates.get(index).copied().unwrap_or(true) {
+                continue;
+            }
             let text = current.take().unwrap_or_else(|| buffer_text(&self.buffer));
             let regex = &self.failregex[index];
             let Some(caps) = regex.search(&text) else {
@@ -634,6 +744,10 @@ impl Filter {
                 break;
             }
         }
+        // Keep the allocation, not the answer: the next line computes its own.
+        let mut candidates = candidates;
+        candidates.clear();
+        self.candidates = candidates;
         found
     }
 

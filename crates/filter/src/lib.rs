@@ -24,6 +24,7 @@ pub mod filter;
 pub mod lint;
 pub mod matcher;
 mod multiline;
+pub mod prefilter;
 pub mod regex_tool;
 pub mod tags;
 

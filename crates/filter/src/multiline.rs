@@ -77,8 +77,9 @@ impl<L: Clone> FailData<L> {
 /// The per-filter store of open multi-line failures.
 #[derive(Debug, Clone)]
 pub(crate) struct MlfidCache<L: Clone> {
-    /// (id, data, expiry), oldest first.
-    entries: Vec<(String, FailData<L>, f64)>,
+    /// (hash of id, id, data, expiry), oldest first. The hash makes a lookup a scan of
+    /// integers: ids of one daemon tend to share long prefixes.
+    entries: Vec<(u64, String, FailData<L>, f64)>,
 }
 
 impl<L: Clone> Default for MlfidCache<L> {
@@ -89,16 +90,26 @@ impl<L: Clone> Default for MlfidCache<L> {
     }
 }
 
+fn id_hash(id: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(id)
+}
+
 impl<L: Clone> MlfidCache<L> {
     fn position(&self, id: &str) -> Option<usize> {
-        self.entries.iter().position(|(k, _, _)| k == id)
+        let h = id_hash(id);
+        self.entries
+            .iter()
+            .position(|(eh, k, _, _)| *eh == h && k == id)
     }
 
-    /// The live entry for `id` (an expired one is removed).
-    fn get(&mut self, id: &str, now: f64) -> Option<FailData<L>> {
+    /// Take the live entry for `id` out (an expired one is removed). The caller puts it back
+    /// with [`Self::replace`] or removes it.
+    fn take(&mut self, id: &str, now: f64) -> Option<FailData<L>> {
         let i = self.position(id)?;
-        if self.entries[i].2 > now {
-            return Some(self.entries[i].1.clone());
+        if self.entries[i].3 > now {
+            let empty = FailData::from_groups(BTreeMap::new());
+            return Some(std::mem::replace(&mut self.entries[i].2, empty));
         }
         self.entries.remove(i);
         None
@@ -107,25 +118,26 @@ impl<L: Clone> MlfidCache<L> {
     /// Insert a new entry (evicting from the front when full).
     fn insert(&mut self, id: &str, data: FailData<L>, now: f64) {
         if let Some(i) = self.position(id) {
-            self.entries[i].1 = data;
-            self.entries[i].2 = now + TTL;
+            self.entries[i].2 = data;
+            self.entries[i].3 = now + TTL;
             return;
         }
         if self.entries.len() >= MAX_ENTRIES {
             while !self.entries.is_empty() {
-                let (_, _, expiry) = self.entries.remove(0);
+                let (_, _, _, expiry) = self.entries.remove(0);
                 if expiry > now && self.entries.len() < MAX_ENTRIES {
                     break;
                 }
             }
         }
-        self.entries.push((id.to_string(), data, now + TTL));
+        self.entries
+            .push((id_hash(id), id.to_string(), data, now + TTL));
     }
 
     /// Replace an existing entry's data, keeping its place and expiry.
     fn replace(&mut self, id: &str, data: FailData<L>) {
         if let Some(i) = self.position(id) {
-            self.entries[i].1 = data;
+            self.entries[i].2 = data;
         }
     }
 
@@ -138,7 +150,7 @@ impl<L: Clone> MlfidCache<L> {
     /// Mark the stored entry for `id` as waiting for a host.
     pub fn mark_pending(&mut self, id: &str) {
         if let Some(i) = self.position(id) {
-            self.entries[i].1.pending = true;
+            self.entries[i].2.pending = true;
         }
     }
 
@@ -156,7 +168,7 @@ impl<L: Clone> MlfidCache<L> {
         const FORGET: u8 = 2;
         const CACHED_NOFAIL: u8 = 4;
         const GAINED: u8 = 8;
-        let cached = self.get(id, now);
+        let cached = self.take(id, now);
         let mut flags = 0u8;
         if fail.truthy("mlfgained") {
             flags |= GAINED | NOFAIL;
@@ -280,10 +292,10 @@ mod tests {
         let mut c = MlfidCache::default();
         c.merge("c1", data(&[("ip4", "192.0.2.1")]), &["a".to_string()], 0.0);
         c.merge("c1", data(&[("mlfforget", "1")]), &["b".to_string()], 1.0);
-        assert!(c.get("c1", 2.0).is_none());
+        assert!(c.take("c1", 2.0).is_none());
         c.merge("c2", data(&[("ip4", "192.0.2.2")]), &["a".to_string()], 0.0);
-        assert!(c.get("c2", 299.0).is_some());
-        assert!(c.get("c2", 301.0).is_none());
+        assert!(c.take("c2", 299.0).is_some());
+        assert!(c.take("c2", 301.0).is_none());
     }
 
     #[test]
@@ -298,6 +310,6 @@ mod tests {
             );
         }
         assert!(c.entries.len() <= MAX_ENTRIES);
-        assert!(c.get("c149", 1.0).is_some());
+        assert!(c.take("c149", 1.0).is_some());
     }
 }

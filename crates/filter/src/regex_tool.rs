@@ -35,6 +35,7 @@ use crate::dialect::{self, Dialect};
 use crate::filter::CompiledRegex;
 use crate::matcher::{Captures, Engine, Matcher, PCRE2_DEPTH_LIMIT, PCRE2_MATCH_LIMIT};
 use crate::multiline::{FailData, MlfidCache};
+use crate::prefilter::Prefilter;
 use crate::{Filter, FilterError, FilterSpec, UseDns};
 
 /// How the tool runs the filter.
@@ -281,6 +282,11 @@ impl Searcher {
         group_dict(&self.names, &self.alternates, text, |i| self.get(i))
     }
 
+    /// [`Self::group_dict`] limited to `keep`.
+    fn group_dict_keep(&self, text: &str, keep: Option<&[&str]>) -> Vec<(String, Option<String>)> {
+        group_dict_keep(&self.names, &self.alternates, text, |i| self.get(i), keep)
+    }
+
     /// The spans of every group of the last match.
     fn copy_spans(&self, out: &mut Vec<Option<(usize, usize)>>) {
         out.clear();
@@ -296,10 +302,46 @@ fn group_dict(
     text: &str,
     get: impl Fn(usize) -> Option<(usize, usize)>,
 ) -> Vec<(String, Option<String>)> {
+    group_dict_keep(names, alternates, text, get, None)
+}
+
+/// The groups a match's bookkeeping reads when its details are not asked for: the
+/// multi-line merge's steering groups, `user` (users per connection) and what names the host.
+const SUMMARY_GROUPS: [&str; 9] = [
+    "mlfid",
+    "nofail",
+    "mlfgained",
+    "mlfforget",
+    "user",
+    "ip4",
+    "ip6",
+    "dns",
+    "fid",
+];
+
+/// [`group_dict`] limited to the groups named in `keep` (all with `None`).
+fn group_dict_keep(
+    names: &[Option<String>],
+    alternates: &[(String, String)],
+    text: &str,
+    get: impl Fn(usize) -> Option<(usize, usize)>,
+    keep: Option<&[&str]>,
+) -> Vec<(String, Option<String>)> {
+    let kept = |n: &str| {
+        keep.is_none_or(|k| {
+            k.contains(&n)
+                || alternates
+                    .iter()
+                    .any(|(alt, target)| alt == n && k.contains(&target.as_str()))
+        })
+    };
     let mut groups: Vec<(String, Option<String>)> = names
         .iter()
         .enumerate()
-        .filter_map(|(i, n)| Some((n.clone()?, get(i).map(|(s, e)| text[s..e].to_string()))))
+        .filter_map(|(i, n)| {
+            let n = n.as_deref().filter(|n| kept(n))?;
+            Some((n.to_string(), get(i).map(|(s, e)| text[s..e].to_string())))
+        })
         .collect();
     for (alt, target) in alternates {
         let value = groups
@@ -314,6 +356,9 @@ fn group_dict(
             Some((_, v)) => *v = Some(value),
             None => groups.push((target.clone(), Some(value))),
         }
+    }
+    if let Some(k) = keep {
+        groups.retain(|(n, _)| k.contains(&n.as_str()));
     }
     groups
 }
@@ -451,6 +496,29 @@ pub struct Prepared {
     pref: Option<bool>,
     /// Its groups' spans in `text`.
     pref_spans: Vec<Option<(usize, usize)>>,
+    /// Single-line path: the prefilter ruled the line out (no failregex can match it); `pref`
+    /// then only says whether the prefregex matches, and `pref_spans` are not filled.
+    skip: bool,
+    /// Single-line path with a prefilter: which failregexes may match (`None`: any may).
+    candidates: Option<Vec<bool>>,
+    /// The failregex and ignoreregex searches ran in this stage (single-line path, every
+    /// regex tried): what follows holds their results.
+    staged: bool,
+    /// Ignoreregexes that matched before the failregexes were tried (when they run first).
+    early_ignore: Vec<usize>,
+    /// The failregexes that matched, in order.
+    hits: Vec<Hit>,
+    /// Scratch: the prefregex's `<F-CONTENT>` plus `\n`.
+    content: String,
+}
+
+/// A failregex that matched a line in the first stage.
+#[derive(Debug, Default)]
+struct Hit {
+    index: usize,
+    groups: Vec<(String, Option<String>)>,
+    /// The ignoreregexes that matched the same text.
+    ignore_hits: Vec<usize>,
 }
 
 /// The first stage of a line: the date (the detector and the last date carry over from
@@ -464,13 +532,92 @@ pub struct Preparer {
     last_date_text: String,
     /// Single-line path: the prefregex, compiled once more for this stage.
     prefregex: Option<(CompiledRegex, Searcher)>,
+    /// Single-line path: rules out lines no failregex (nor an ignoreregex that runs first)
+    /// can match.
+    prefilter: Option<Prefilter>,
     single: bool,
+    /// Single-line path trying every regex: the failregex and ignoreregex searches (which
+    /// need no state) run in this stage too, with searchers of their own.
+    staged: Option<Staged>,
+}
+
+/// The first stage's own searchers for the failregexes and ignoreregexes.
+#[derive(Debug)]
+struct Staged {
+    filter: Arc<Filter>,
+    failregex: Vec<Searcher>,
+    ignoreregex: Vec<Searcher>,
+    /// Index of the prefregex's `content` group.
+    content_group: Option<usize>,
+    /// The groups to extract ([`SUMMARY_GROUPS`] when no details are asked for).
+    keep: Option<&'static [&'static str]>,
+}
+
+impl Staged {
+    /// Run the failregexes and ignoreregexes on a prepared line (`p.text`, prefregex done).
+    fn search(&mut self, p: &mut Prepared) {
+        p.staged = true;
+        p.early_ignore.clear();
+        p.hits.clear();
+        let (fails, ignores) = (self.filter.failregexes(), self.filter.ignoreregexes());
+        let (n_fail, n_ignore) = (fails.len(), ignores.len());
+        if n_ignore > 0 && n_ignore + 2 < n_fail {
+            for (i, r) in ignores.iter().enumerate() {
+                if self.ignoreregex[i].search(r, &p.text) {
+                    p.early_ignore.push(i);
+                }
+            }
+            if !p.early_ignore.is_empty() {
+                return;
+            }
+        }
+        if p.pref == Some(false) {
+            return;
+        }
+        let content_span = self
+            .content_group
+            .filter(|_| p.pref == Some(true))
+            .and_then(|i| p.pref_spans.get(i).copied().flatten())
+            .filter(|(s, e)| s < e);
+        let searched: &str = match content_span {
+            Some((s, e)) => {
+                p.content.clear();
+                p.content.push_str(&p.text[s..e]);
+                p.content.push('\n');
+                &p.content
+            }
+            None => &p.text,
+        };
+        let candidates = p.candidates.as_deref().filter(|_| !p.skip);
+        for (index, regex) in fails.iter().enumerate() {
+            if candidates.is_some_and(|c| !c.get(index).copied().unwrap_or(true)) {
+                continue;
+            }
+            if !self.failregex[index].search(regex, searched) {
+                continue;
+            }
+            let groups = self.failregex[index].group_dict_keep(searched, self.keep);
+            let mut ignore_hits = Vec::new();
+            for (i, r) in ignores.iter().enumerate() {
+                if self.ignoreregex[i].search(r, searched) {
+                    ignore_hits.push(i);
+                }
+            }
+            p.hits.push(Hit {
+                index,
+                groups,
+                ignore_hits,
+            });
+        }
+    }
 }
 
 impl Preparer {
     /// Cut `line` around its date into `p` (and search it with the prefregex).
     pub fn prepare(&mut self, line: &str, now: f64, p: &mut Prepared) {
         p.dropped = false;
+        p.skip = false;
+        p.staged = false;
         p.date = None;
         let m = self.dates.match_time(line, now);
         match m.as_ref().and_then(|m| Some((m, m.date_span()?))) {
@@ -507,13 +654,28 @@ impl Preparer {
         }
         if self.single {
             fill_buffer(std::slice::from_ref(&p.tuple), &mut p.text);
+            p.skip = false;
+            if let Some(f) = &self.prefilter {
+                p.skip = !f.may_match(&p.text);
+                if !p.skip {
+                    f.candidates(&p.text, p.candidates.get_or_insert_with(Vec::new));
+                }
+            }
+            let skip = p.skip;
             p.pref = self.prefregex.as_mut().map(|(r, searcher)| {
+                if skip {
+                    return r.is_match(&p.text);
+                }
                 let found = searcher.search(r, &p.text);
                 if found {
                     searcher.copy_spans(&mut p.pref_spans);
                 }
                 found
             });
+            p.staged = false;
+            if let Some(staged) = self.staged.as_mut().filter(|_| !skip) {
+                staged.search(p);
+            }
         }
     }
 
@@ -547,7 +709,7 @@ impl Preparer {
 /// multi-line failure store.
 #[derive(Debug)]
 pub struct Finisher {
-    filter: Filter,
+    filter: Arc<Filter>,
     options: ToolOptions,
     maxlines: usize,
     buffer: Vec<TupleLine>,
@@ -579,7 +741,7 @@ pub struct RegexTool {
 impl RegexTool {
     /// Compile `spec` (errors as [`Filter::new`] reports them).
     pub fn new(spec: &FilterSpec, options: ToolOptions) -> Result<RegexTool, Vec<FilterError>> {
-        let filter = Filter::new(spec)?;
+        let filter = Arc::new(Filter::new(spec)?);
         // Filter::new has validated the date pattern and time zone already.
         let mut dates =
             DateDetector::from_datepattern(spec.datepattern.as_deref()).map_err(|message| {
@@ -623,6 +785,28 @@ impl RegexTool {
             }
             _ => None,
         };
+        let prefilter = if single && !options.prefregex_groups {
+            let (fails, ignores) = (filter.failregexes(), filter.ignoreregexes());
+            // The ignoreregexes that run before the failregexes can mark a line too.
+            let early = !ignores.is_empty() && ignores.len() + 2 < fails.len();
+            let patterns = fails
+                .iter()
+                .chain(ignores.iter().filter(|_| early))
+                .map(|r| r.expanded());
+            Prefilter::new(patterns, false)
+                .filter(|f| !(f.has_newline() && filter.prefregex().is_some()))
+        } else {
+            None
+        };
+        let staged = (single && options.check_all).then(|| Staged {
+            filter: filter.clone(),
+            failregex: searchers(filter.failregexes()),
+            ignoreregex: searchers(filter.ignoreregexes()),
+            content_group: filter
+                .prefregex()
+                .and_then(|r| r.matcher().group_index("content")),
+            keep: (!options.details).then_some(&SUMMARY_GROUPS[..]),
+        });
         let finisher = Finisher {
             // Single-line path: only for the names of its groups.
             prefregex: filter.prefregex().map(|r| Searcher::new(r, false)),
@@ -647,7 +831,9 @@ impl RegexTool {
                 last_date: None,
                 last_date_text: String::new(),
                 prefregex,
+                prefilter,
                 single,
+                staged,
             },
             finisher,
             prepared: Prepared::default(),
@@ -679,7 +865,7 @@ impl RegexTool {
     /// dates, recent-date reuse and the multi-line store's expiry.
     pub fn process_line(&mut self, line: &str, now: f64) -> ToolLine {
         self.preparer.prepare(line, now, &mut self.prepared);
-        self.finisher.finish(&self.prepared, now)
+        self.finisher.finish(&mut self.prepared, now)
     }
 
     /// The two stages, to run on two threads: lines go through [`Preparer::prepare`] in
@@ -710,7 +896,7 @@ impl Finisher {
     }
 
     /// Finish a line [`Preparer::prepare`] prepared.
-    pub fn finish(&mut self, p: &Prepared, now: f64) -> ToolLine {
+    pub fn finish(&mut self, p: &mut Prepared, now: f64) -> ToolLine {
         let mut out = self.finish_line(p, now);
         if self.options.prefregex_groups && self.prefregex.is_some() && self.prefregex_matched {
             out.prefregex_groups = Some(self.last_prefregex_groups.clone());
@@ -718,7 +904,7 @@ impl Finisher {
         out
     }
 
-    fn finish_line(&mut self, p: &Prepared, now: f64) -> ToolLine {
+    fn finish_line(&mut self, p: &mut Prepared, now: f64) -> ToolLine {
         let mut out = ToolLine {
             time: p.date,
             ..Default::default()
@@ -791,7 +977,18 @@ impl Finisher {
 
     /// The single-line case (`maxlines = 1`): the buffer is the current line only, so no
     /// line ever stays behind; the prefregex has run in the first stage.
-    fn single_line_search(&mut self, p: &Prepared, now: f64, out: &mut ToolLine) {
+    fn single_line_search(&mut self, p: &mut Prepared, now: f64, out: &mut ToolLine) {
+        if p.staged {
+            self.finish_staged(p, now, out);
+            return;
+        }
+        if p.skip {
+            // Nothing can match; only the prefregex's count needs its answer.
+            if let Some(found) = p.pref {
+                self.prefregex_matched = found;
+            }
+            return;
+        }
         let text = p.text.as_str();
         let n_fail = self.failregex.len();
         let n_ignore = self.ignoreregex.len();
@@ -828,13 +1025,20 @@ impl Finisher {
             }
             None => text,
         };
-        if let Some(set) = &mut self.fail_set {
-            set.scan(searched);
+        let candidates = p.candidates.as_deref();
+        if candidates.is_none() {
+            if let Some(set) = &mut self.fail_set {
+                set.scan(searched);
+            }
         }
         let mut pre_groups = None;
         let mut line: Option<Arc<TupleLine>> = None;
         for index in 0..n_fail {
-            if self.fail_set.as_ref().is_some_and(|s| !s.may_match(index)) {
+            let possible = match candidates {
+                Some(c) => c.get(index).copied().unwrap_or(true),
+                None => self.fail_set.as_ref().is_none_or(|s| s.may_match(index)),
+            };
+            if !possible {
                 continue;
             }
             let regex = &self.filter.failregexes()[index];
@@ -865,13 +1069,66 @@ impl Finisher {
         self.content = content;
     }
 
+    /// The single-line case when the first stage ran the searches: only what has state
+    /// (the multi-line failure store) is left, in the order [`Self::single_line_search`]
+    /// would take it.
+    fn finish_staged(&mut self, p: &mut Prepared, now: f64, out: &mut ToolLine) {
+        if !p.early_ignore.is_empty() {
+            out.ignore_hits.extend_from_slice(&p.early_ignore);
+            return;
+        }
+        if let Some(found) = p.pref {
+            self.prefregex_matched = found;
+            if !found {
+                return;
+            }
+            if self.options.prefregex_groups {
+                if let Some(searcher) = &self.prefregex {
+                    let get = |i: usize| p.pref_spans.get(i).copied().flatten();
+                    self.last_prefregex_groups =
+                        group_dict(&searcher.names, &searcher.alternates, &p.text, get);
+                }
+            }
+        }
+        let mut hits = std::mem::take(&mut p.hits);
+        let mut pre_groups = None;
+        let mut line: Option<Arc<TupleLine>> = None;
+        for hit in hits.drain(..) {
+            if !hit.ignore_hits.is_empty() {
+                out.ignore_hits.extend_from_slice(&hit.ignore_hits);
+                continue;
+            }
+            let pre = pre_groups.get_or_insert_with(|| self.prefregex_groups(p));
+            let line = line.get_or_insert_with(|| {
+                if self.options.details {
+                    Arc::new(p.tuple.clone())
+                } else {
+                    self.no_line.clone()
+                }
+            });
+            let next = self.record(
+                hit.index,
+                pre,
+                hit.groups,
+                std::slice::from_ref(line),
+                now,
+                out,
+            );
+            if let Next::Stop = next {
+                break;
+            }
+        }
+        p.hits = hits;
+    }
+
     /// The prefregex's groups (without `content`) from the first stage's search.
     fn prefregex_groups(&self, p: &Prepared) -> Vec<(String, Option<String>)> {
         let Some(searcher) = self.prefregex.as_ref().filter(|_| p.pref == Some(true)) else {
             return Vec::new();
         };
         let get = |i: usize| p.pref_spans.get(i).copied().flatten();
-        let mut groups = group_dict(&searcher.names, &searcher.alternates, &p.text, get);
+        let keep = (!self.options.details).then_some(&SUMMARY_GROUPS[..]);
+        let mut groups = group_dict_keep(&searcher.names, &searcher.alternates, &p.text, get, keep);
         groups.retain(|(n, _)| n != "content");
         groups
     }

@@ -367,7 +367,7 @@ where
             }
             let (preparer, finisher) = tool.split_stages();
             preparer.prepare(&line, now, &mut prepared);
-            let result = finisher.finish(&prepared, now);
+            let result = finisher.finish(&mut prepared, now);
             sink(finisher, number, &line, &result)?;
         }
         return Ok(());
@@ -376,9 +376,9 @@ where
     let (empty_tx, empty_rx) = mpsc::channel::<Vec<Item>>();
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let consumer = scope.spawn(move || -> anyhow::Result<()> {
-            for batch in full_rx {
-                for item in &batch {
-                    let result = finisher.finish(&item.prepared, now);
+            for mut batch in full_rx {
+                for item in &mut batch {
+                    let result = finisher.finish(&mut item.prepared, now);
                     sink(finisher, item.number, &item.line, &result)?;
                 }
                 // The producer may be gone already (end of input): nothing to recycle then.

@@ -285,14 +285,30 @@ thread_local! {
     });
 }
 
+/// Conversions between two reads of `TZ`: reading the environment takes a lock and a scan of
+/// it, too much for every line. Programs set `TZ` before they read logs (`test-filter`, the
+/// tests), and a change is seen on a thread's first conversion and then every this many.
+const TZ_CHECK_EVERY: u32 = 4096;
+
+thread_local! {
+    static TZ_CHECK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
 fn with_offsets<R>(f: impl FnOnce(&mut OffsetCache) -> R) -> R {
     OFFSETS.with(|c| {
         let mut c = c.borrow_mut();
-        let tz = std::env::var_os("TZ");
-        if c.tz != tz || c.to_utc.len() + c.to_local.len() > 8192 {
-            c.tz = tz;
-            c.to_utc.clear();
-            c.to_local.clear();
+        let due = TZ_CHECK.with(|n| {
+            let v = n.get();
+            n.set(if v + 1 >= TZ_CHECK_EVERY { 0 } else { v + 1 });
+            v == 0
+        });
+        if due || c.to_utc.len() + c.to_local.len() > 8192 {
+            let tz = std::env::var_os("TZ");
+            if c.tz != tz || c.to_utc.len() + c.to_local.len() > 8192 {
+                c.tz = tz;
+                c.to_utc.clear();
+                c.to_local.clear();
+            }
         }
         f(&mut c)
     })
@@ -417,6 +433,13 @@ const FULL_WEEKDAYS: [&str; 7] = [
     "sunday",
 ];
 
+/// Position of `val` in `names` (lower-case ASCII), ignoring case. The names are ASCII, so
+/// this equals comparing `val.to_lowercase()`: no non-ASCII character lower-cases to ASCII
+/// letters found in them.
+fn name_index(names: &[&str], val: &str) -> Option<usize> {
+    names.iter().position(|n| n.eq_ignore_ascii_case(val))
+}
+
 fn int(v: &str) -> Option<i64> {
     v.trim().parse().ok()
 }
@@ -472,7 +495,7 @@ fn convert_groups<'a>(
     let ampm = groups
         .iter()
         .find(|(k, _)| *k == "p")
-        .map(|(_, v)| v.to_lowercase())
+        .map(|(_, v)| v.to_ascii_lowercase())
         .unwrap_or_default();
     for &(key, val) in &groups {
         match key {
@@ -485,10 +508,8 @@ fn convert_groups<'a>(
             }
             "Y" => year = Some(int(val)?),
             "m" => month = Some(int(val)? as u32),
-            "B" => {
-                month = Some(FULL_MONTHS.iter().position(|m| *m == val.to_lowercase())? as u32 + 1)
-            }
-            "b" => month = Some(MONTHS.iter().position(|m| *m == val.to_lowercase())? as u32 + 1),
+            "B" => month = Some(name_index(&FULL_MONTHS, val)? as u32 + 1),
+            "b" => month = Some(name_index(&MONTHS, val)? as u32 + 1),
             "d" => day = Some(int(val)? as u32),
             "H" => hour = int(val)? as u32,
             "I" => {
@@ -503,14 +524,8 @@ fn convert_groups<'a>(
             }
             "M" => minute = int(val)? as u32,
             "S" => second = int(val)? as u32,
-            "A" => {
-                weekday = Some(
-                    FULL_WEEKDAYS
-                        .iter()
-                        .position(|d| *d == val.to_lowercase())? as i64,
-                )
-            }
-            "a" => weekday = Some(WEEKDAYS.iter().position(|d| *d == val.to_lowercase())? as i64),
+            "A" => weekday = Some(name_index(&FULL_WEEKDAYS, val)? as i64),
+            "a" => weekday = Some(name_index(&WEEKDAYS, val)? as i64),
             "w" => {
                 let w = int(val)? - 1;
                 weekday = Some(if w < 0 { 6 } else { w });

@@ -139,24 +139,24 @@ impl Default for DateDetector {
     }
 }
 
-fn char_at(line: &str, ci: usize) -> Option<char> {
-    if line.is_ascii() {
+fn char_at(line: &str, ascii: bool, ci: usize) -> Option<char> {
+    if ascii {
         line.as_bytes().get(ci).map(|&b| b as char)
     } else {
         line.chars().nth(ci)
     }
 }
 
-fn char_to_byte(line: &str, ci: usize) -> usize {
-    if line.is_ascii() {
+fn char_to_byte(line: &str, ascii: bool, ci: usize) -> usize {
+    if ascii {
         ci.min(line.len())
     } else {
         line.char_indices().nth(ci).map_or(line.len(), |(i, _)| i)
     }
 }
 
-fn byte_to_char(line: &str, bi: usize) -> usize {
-    if line.is_ascii() {
+fn byte_to_char(line: &str, ascii: bool, bi: usize) -> usize {
+    if ascii {
         bi
     } else {
         line[..bi].chars().count()
@@ -164,11 +164,11 @@ fn byte_to_char(line: &str, bi: usize) -> usize {
 }
 
 /// Python `line[i-1:i]` for a char index (empty at 0).
-fn char_before(line: &str, ci: usize) -> Option<char> {
+fn char_before(line: &str, ascii: bool, ci: usize) -> Option<char> {
     if ci == 0 {
         None
     } else {
-        char_at(line, ci - 1)
+        char_at(line, ascii, ci - 1)
     }
 }
 
@@ -277,13 +277,21 @@ impl DateDetector {
         Ok(())
     }
 
-    fn search(&self, index: usize, line: &str, window: Option<(usize, usize)>) -> Option<Captures> {
+    fn search(
+        &self,
+        index: usize,
+        line: &str,
+        ascii: bool,
+        window: Option<(usize, usize)>,
+    ) -> Option<Captures> {
         let t = &self.templates[index].template;
         match window {
             None => t.search(line, 0, line.len()),
-            Some((pos, endpos)) => {
-                t.search(line, char_to_byte(line, pos), char_to_byte(line, endpos))
-            }
+            Some((pos, endpos)) => t.search(
+                line,
+                char_to_byte(line, ascii, pos),
+                char_to_byte(line, ascii, endpos),
+            ),
         }
     }
 
@@ -295,10 +303,11 @@ impl DateDetector {
             let _ = self.add_defaults(false, None);
         }
         let n = self.templates.len();
+        let ascii = line.is_ascii();
         let anchored = |t: &DateTemplate| t.flags & (LINE_BEGIN | LINE_END) != 0;
         let span_chars = |c: &Captures| {
             let (s, e) = c.span();
-            (byte_to_char(line, s), byte_to_char(line, e))
+            (byte_to_char(line, ascii, s), byte_to_char(line, ascii, e))
         };
         let mut found: Option<(Captures, usize, usize, usize)> = None;
         let mut ignore_by_search = usize::MAX;
@@ -307,19 +316,20 @@ impl DateDetector {
         if i < n {
             let m = if anchored(&self.templates[i].template) {
                 ignore_by_search = i;
-                self.search(i, line, None)
+                self.search(i, line, ascii, None)
             } else {
                 let (distance, endpos) = (self.last_pos.0, self.last_end_pos.0);
-                let begin_ok = char_before(line, distance) == self.last_pos.1
-                    || (char_at(line, distance) == self.last_pos.2 && not_alnum(self.last_pos.2));
-                let end_ok = char_at(line, endpos) == self.last_end_pos.2
-                    || (char_before(line, endpos) == self.last_end_pos.1
+                let begin_ok = char_before(line, ascii, distance) == self.last_pos.1
+                    || (char_at(line, ascii, distance) == self.last_pos.2
+                        && not_alnum(self.last_pos.2));
+                let end_ok = char_at(line, ascii, endpos) == self.last_end_pos.2
+                    || (char_before(line, ascii, endpos) == self.last_end_pos.1
                         && not_alnum(self.last_end_pos.1));
                 if begin_ok && end_ok {
-                    self.search(i, line, Some((distance, endpos)))
+                    self.search(i, line, ascii, Some((distance, endpos)))
                 } else {
                     ignore_by_search = i;
-                    self.search(i, line, None)
+                    self.search(i, line, ascii, None)
                 }
             };
             if let Some(m) = m {
@@ -339,7 +349,7 @@ impl DateDetector {
                 if i == ignore_by_search {
                     continue;
                 }
-                let Some(m) = self.search(i, line, None) else {
+                let Some(m) = self.search(i, line, ascii, None) else {
                     continue;
                 };
                 let (distance, endpos) = span_chars(&m);
@@ -374,15 +384,15 @@ impl DateDetector {
         }
         self.last_pos = (
             distance,
-            char_before(line, distance),
-            char_at(line, distance),
+            char_before(line, ascii, distance),
+            char_at(line, ascii, distance),
         );
         let end_before = if endpos == 0 {
             line.chars().last()
         } else {
-            char_at(line, endpos - 1)
+            char_at(line, ascii, endpos - 1)
         };
-        self.last_end_pos = (endpos, end_before, char_at(line, endpos));
+        self.last_end_pos = (endpos, end_before, char_at(line, ascii, endpos));
         if i != 0 && i != self.last_index {
             i = self.reorder(i);
         }

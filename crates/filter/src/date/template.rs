@@ -221,7 +221,8 @@ impl DateTemplate {
         }
         let mut regex = delete_word_bound_markers(&regex);
         regex.insert_str(0, &global);
-        let matcher = matcher::compile(&regex, false).map_err(|e| format!("{e}: {regex}"))?;
+        let matcher =
+            matcher::compile_for_captures(&regex, false).map_err(|e| format!("{e}: {regex}"))?;
         Ok(DateTemplate {
             name,
             pattern,

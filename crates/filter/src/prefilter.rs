@@ -1,0 +1,367 @@
+//! A cheap test that rules out lines no failregex can match.
+//!
+//! Most lines of a log match none of a filter's failregexes, and finding that out with the
+//! regexes themselves costs far more than reading the line. So, when a filter is built, each
+//! regex is analysed for *required literals*: a small set of strings such that every text the
+//! regex can match contains at least one of them (`Failed `, `nvalid user `, `Connection `…).
+//! A line that contains none of the literals of any failregex cannot match, and is passed
+//! over with one multi-string search ([`aho_corasick`]) instead of a run through every regex.
+//!
+//! The analysis works on the `regex` crate's parse tree of a *loose* translation of the
+//! Python pattern ([`crate::dialect::translate_loose`]): look-around, back-references and
+//! conditionals become optional parts, so the loose pattern matches a superset of what the
+//! original matches, and literals required by the loose pattern are required by the original.
+//! A regex for which no useful set is found (every part optional, or only short or too many
+//! literals) disables the prefilter for the whole filter: it never rejects a line it is not
+//! sure about.
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use regex_syntax::hir::{Class, Hir, HirKind};
+
+/// Most strings a set may hold while it is built from alternatives and classes.
+const MAX_SET: usize = 64;
+/// Most strings in the final set of one regex.
+const MAX_REQUIRED: usize = 256;
+/// Shortest literal worth searching for: a set with a shorter member rules out too little.
+const MIN_USEFUL_LEN: usize = 3;
+/// Longest class expanded into its characters (`[aA]`, `(?i)k` = `[Kk\u{212A}]`).
+const MAX_CLASS: usize = 4;
+
+type Set = Vec<Vec<u8>>;
+
+/// What a sub-pattern tells about literals.
+#[derive(Debug, Default)]
+struct Lits {
+    /// Every string the sub-pattern can match, when that is a small finite set.
+    exact: Option<Set>,
+    /// The best set found such that every match contains one of its members.
+    required: Option<Set>,
+}
+
+fn min_len(set: &Set) -> usize {
+    set.iter().map(Vec::len).min().unwrap_or(0)
+}
+
+/// How good a required set is: longer shortest member first, then fewer members.
+fn score(set: &Set) -> (usize, isize) {
+    (min_len(set).min(8), -(set.len() as isize))
+}
+
+fn better(current: Option<Set>, candidate: Option<Set>) -> Option<Set> {
+    match (current, candidate) {
+        (None, c) => c.filter(|c| !c.is_empty() && min_len(c) > 0),
+        (Some(a), Some(c)) if !c.is_empty() && min_len(&c) > 0 && score(&c) > score(&a) => Some(c),
+        (a, _) => a,
+    }
+}
+
+fn dedup(mut set: Set) -> Set {
+    set.sort();
+    set.dedup();
+    set
+}
+
+fn cross(a: &Set, b: &Set) -> Option<Set> {
+    if a.len() * b.len() > MAX_SET {
+        return None;
+    }
+    let mut out = Vec::with_capacity(a.len() * b.len());
+    for x in a {
+        for y in b {
+            let mut s = x.clone();
+            s.extend_from_slice(y);
+            out.push(s);
+        }
+    }
+    Some(dedup(out))
+}
+
+fn class_strings(class: &Class) -> Option<Set> {
+    let mut out = Vec::new();
+    match class {
+        Class::Unicode(c) => {
+            for r in c.iter() {
+                for cp in r.start() as u32..=r.end() as u32 {
+                    if out.len() >= MAX_CLASS {
+                        return None;
+                    }
+                    let ch = char::from_u32(cp)?;
+                    out.push(ch.to_string().into_bytes());
+                }
+            }
+        }
+        Class::Bytes(c) => {
+            for r in c.iter() {
+                for b in r.start()..=r.end() {
+                    if out.len() >= MAX_CLASS {
+                        return None;
+                    }
+                    out.push(vec![b]);
+                }
+            }
+        }
+    }
+    Some(out)
+}
+
+fn analyse(hir: &Hir) -> Lits {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => Lits {
+            exact: Some(vec![Vec::new()]),
+            required: None,
+        },
+        HirKind::Literal(l) => Lits {
+            exact: Some(vec![l.0.to_vec()]),
+            required: None,
+        },
+        HirKind::Class(c) => Lits {
+            exact: class_strings(c),
+            required: None,
+        },
+        HirKind::Capture(c) => analyse(&c.sub),
+        HirKind::Repetition(r) => {
+            if r.min == 0 {
+                return Lits::default();
+            }
+            let sub = analyse(&r.sub);
+            let required = better(sub.required, sub.exact.clone());
+            Lits {
+                exact: if r.min == 1 && r.max == Some(1) {
+                    sub.exact
+                } else {
+                    None
+                },
+                required,
+            }
+        }
+        HirKind::Concat(children) => {
+            let mut best: Option<Set> = None;
+            let mut run: Set = vec![Vec::new()];
+            let mut all_exact = true;
+            for child in children {
+                let l = analyse(child);
+                match l.exact {
+                    Some(e) => match cross(&run, &e) {
+                        Some(joined) => run = joined,
+                        None => {
+                            all_exact = false;
+                            best = better(best, Some(std::mem::replace(&mut run, e)));
+                        }
+                    },
+                    None => {
+                        all_exact = false;
+                        best = better(best, Some(std::mem::replace(&mut run, vec![Vec::new()])));
+                        best = better(best, l.required);
+                    }
+                }
+            }
+            let exact = all_exact.then(|| run.clone());
+            best = better(best, Some(run));
+            Lits {
+                exact,
+                required: best,
+            }
+        }
+        HirKind::Alternation(branches) => {
+            let mut exact: Option<Set> = Some(Vec::new());
+            let mut required: Option<Set> = Some(Vec::new());
+            for b in branches {
+                let l = analyse(b);
+                let req = better(l.required, l.exact.clone());
+                exact = match (exact, l.exact) {
+                    (Some(mut all), Some(e)) if all.len() + e.len() <= MAX_SET => {
+                        all.extend(e);
+                        Some(all)
+                    }
+                    _ => None,
+                };
+                required = match (required, req) {
+                    (Some(mut all), Some(r)) if all.len() + r.len() <= MAX_REQUIRED => {
+                        all.extend(r);
+                        Some(all)
+                    }
+                    _ => None,
+                };
+            }
+            Lits {
+                exact: exact.map(dedup),
+                required: required.map(dedup),
+            }
+        }
+    }
+}
+
+/// Strings one of which every match of Python-dialect regex `python` (tags expanded)
+/// contains, if a useful set is found.
+pub fn required_literals(python: &str, multiline: bool) -> Option<Vec<Vec<u8>>> {
+    let loose = crate::dialect::translate_loose(python, multiline).ok()?;
+    let hir = regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(&loose)
+        .ok()?;
+    let l = analyse(&hir);
+    let set = better(l.required, l.exact)?;
+    (min_len(&set) >= MIN_USEFUL_LEN && set.len() <= MAX_REQUIRED).then_some(set)
+}
+
+/// Rules out texts that none of a list of regexes can match.
+#[derive(Debug, Clone)]
+pub struct Prefilter {
+    /// Leftmost search: is any literal there at all?
+    searcher: AhoCorasick,
+    /// Overlapping search: which literals are there?
+    all: AhoCorasick,
+    /// For each literal, the regexes (indexes in the list given) that require it.
+    owners: Vec<Vec<usize>>,
+    regexes: usize,
+    literals: usize,
+    newline: bool,
+}
+
+impl Prefilter {
+    /// A prefilter for `regexes` (Python dialect, tags expanded): `None` when one of them has
+    /// no useful required literals, so that nothing could be ruled out safely.
+    pub fn new<'a>(regexes: impl IntoIterator<Item = &'a str>, multiline: bool) -> Option<Self> {
+        let mut owned: Vec<(Vec<u8>, usize)> = Vec::new();
+        let mut regex_count = 0;
+        for (i, r) in regexes.into_iter().enumerate() {
+            owned.extend(required_literals(r, multiline)?.into_iter().map(|l| (l, i)));
+            regex_count = i + 1;
+        }
+        if owned.is_empty() {
+            return None;
+        }
+        owned.sort();
+        let mut literals: Vec<Vec<u8>> = Vec::new();
+        let mut owners: Vec<Vec<usize>> = Vec::new();
+        for (lit, i) in owned {
+            if literals.last() != Some(&lit) {
+                literals.push(lit);
+                owners.push(Vec::new());
+            }
+            if let Some(o) = owners.last_mut() {
+                o.push(i);
+            }
+        }
+        let newline = literals.iter().any(|l| l.contains(&b'\n'));
+        let searcher = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(&literals)
+            .ok()?;
+        let all = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::DFA))
+            .match_kind(MatchKind::Standard)
+            .build(&literals)
+            .ok()?;
+        Some(Prefilter {
+            searcher,
+            all,
+            owners,
+            regexes: regex_count,
+            literals: literals.len(),
+            newline,
+        })
+    }
+
+    /// Which regexes may match `text`: `out[i]` is false only for a regex `i` that cannot.
+    pub fn candidates(&self, text: &str, out: &mut Vec<bool>) {
+        out.clear();
+        out.resize(self.regexes, false);
+        for m in self.all.find_overlapping_iter(text) {
+            for &i in &self.owners[m.pattern().as_usize()] {
+                out[i] = true;
+            }
+        }
+    }
+
+    /// Can one of the regexes match somewhere in `text`? `false` is certain.
+    pub fn may_match(&self, text: &str) -> bool {
+        self.searcher.is_match(text)
+    }
+
+    /// Does a literal hold a line break? (Then a text searched in pieces, such as a
+    /// prefregex's `<F-CONTENT>` with a `\n` added, may hold one that the line does not.)
+    pub fn has_newline(&self) -> bool {
+        self.newline
+    }
+
+    /// How many literals are searched for.
+    pub fn literals(&self) -> usize {
+        self.literals
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lits(re: &str) -> Option<Vec<String>> {
+        required_literals(re, false).map(|s| {
+            s.into_iter()
+                .map(|b| String::from_utf8(b).unwrap())
+                .collect()
+        })
+    }
+
+    #[test]
+    fn literals_of_a_concatenation() {
+        assert_eq!(
+            lits(r"^Failed \S+ for (?P<user>.*) from (?P<ip>\d+\.\d+)$"),
+            Some(vec!["Failed ".to_string()])
+        );
+    }
+
+    #[test]
+    fn alternatives_and_small_classes_expand() {
+        let l = lits(r"^[iI](?:llegal|nvalid) user \S+ from x").unwrap();
+        assert!(l.contains(&"Illegal user ".to_string()), "{l:?}");
+        assert!(l.contains(&"invalid user ".to_string()), "{l:?}");
+    }
+
+    #[test]
+    fn optional_parts_give_nothing() {
+        assert_eq!(lits(r"(?:abc)?\d+"), None);
+        assert_eq!(lits(r"\w+|abcdef"), None);
+        assert_eq!(lits(r".*"), None);
+    }
+
+    #[test]
+    fn lookaround_and_backrefs_stay_sound() {
+        // The look-ahead's text is not required; the literal around it is.
+        let l = lits(r"foo(?=barbaz)qux").unwrap();
+        assert_eq!(l, vec!["foo".to_string()]);
+        // A back-reference can be anything: "ab" and "cd" are not one literal.
+        let l = lits(r"(x)abc\1cde").unwrap();
+        assert_eq!(l, vec!["xabc".to_string()]);
+        // A conditional's branches are optional.
+        assert_eq!(lits(r"(?P<a>a)?(?(a)bcdef|ghijk)"), None);
+    }
+
+    #[test]
+    fn case_insensitive_literals() {
+        let l = lits(r"(?i)ssh").unwrap();
+        // s/S/ſ and h/H: every spelling Python's IGNORECASE matches.
+        assert!(l.contains(&"ſsh".to_string()));
+        assert!(l.contains(&"SSH".to_string()));
+    }
+
+    #[test]
+    fn prefilter_rules_out_only_impossible_lines() {
+        let p = Prefilter::new(
+            [r"^Failed \S+ for .* from \S+", r"Invalid user \S+ from"],
+            false,
+        )
+        .unwrap();
+        assert!(p.may_match("Failed password for x from 192.0.2.1"));
+        assert!(p.may_match("... Invalid user bob from 192.0.2.1"));
+        assert!(!p.may_match("pam_unix(cron:session): session opened"));
+        let mut c = Vec::new();
+        p.candidates("x Invalid user bob from y", &mut c);
+        assert_eq!(c, vec![false, true]);
+        p.candidates("Failed Invalid user ", &mut c);
+        assert_eq!(c, vec![true, true]);
+        p.candidates("nothing", &mut c);
+        assert_eq!(c, vec![false, false]);
+        assert!(Prefilter::new([r"Failed", r"\d+"], false).is_none());
+    }
+}
