@@ -3,8 +3,9 @@
 //! Needs root, `ip` (iproute2), libnftables, and for the ipset tests `ipset` and `iptables`.
 //! Nothing touches the host's own firewall: every backend object is created, and every
 //! `ipset` / `iptables` process started, on a thread that has joined the test's namespace
-//! (libnftables binds its netlink socket when the context is created; processes inherit the
-//! thread's namespace). Namespaces are deleted by a guard, also when a test fails.
+//! (the nftables backend binds its netlink socket when created and makes its libnftables
+//! contexts in that namespace; processes inherit the thread's namespace). Namespaces are
+//! deleted by a guard, also when a test fails.
 //!
 //! Addresses are documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24,
 //! 2001:db8::/32) and, for the 100,000-element batches, the benchmarking range 198.18.0.0/15.
@@ -644,6 +645,261 @@ fn nft_packets_from_banned_hosts_are_blocked() {
     packets_from_banned_hosts_are_blocked(&lab, &fw);
 }
 
+/// A set's elements as `nft -j list set` shows them: `addr` or `addr/len`, and the timeout in
+/// seconds (`None`: no timeout).
+fn nft_json_set(table: &str, set: &str) -> Vec<(String, Option<u64>)> {
+    let out = nft_cli(&["-j", "list", "set", "inet", table, set]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("nft -j output");
+    let set = v["nftables"]
+        .as_array()
+        .expect("nftables array")
+        .iter()
+        .find_map(|o| o.get("set"))
+        .expect("a set object");
+    let value = |val: &serde_json::Value| -> String {
+        match val {
+            serde_json::Value::String(s) => s.clone(),
+            other => {
+                let p = &other["prefix"];
+                format!("{}/{}", p["addr"].as_str().expect("prefix addr"), p["len"])
+            }
+        }
+    };
+    let mut out: Vec<(String, Option<u64>)> = set
+        .get("elem")
+        .and_then(|e| e.as_array())
+        .map(|elems| {
+            elems
+                .iter()
+                .map(|e| match e.get("elem") {
+                    Some(inner) => (value(&inner["val"]), inner["timeout"].as_u64()),
+                    None => (value(e), None),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// Every element of the jail's four sets, as nft lists them.
+fn nft_json_jail(jail: &str) -> Vec<(String, Option<u64>)> {
+    let mut all: Vec<(String, Option<u64>)> = ["addr4-", "net4-", "addr6-", "net6-"]
+        .iter()
+        .flat_map(|p| nft_json_set("warden", &format!("{p}{jail}")))
+        .collect();
+    all.sort();
+    all
+}
+
+fn elems(list: &[(&str, Option<u64>)]) -> Vec<(String, Option<u64>)> {
+    let mut v: Vec<(String, Option<u64>)> = list.iter().map(|(s, t)| (s.to_string(), *t)).collect();
+    v.sort();
+    v
+}
+
+/// The netlink batches (no libnftables after set-up) as nft itself sees their result: hosts and
+/// prefixes of both families with timeouts, re-adding present elements, removing absent ones,
+/// refused batches changing nothing, and 20,000 elements in one batch. The host's own ruleset
+/// stays as it was.
+fn netlink_batches_as_nft_sees_them(fw: &Nftables) {
+    fw.setup_jail("sshd", &ssh_rule()).unwrap();
+    fw.apply(&[
+        add("sshd", "192.0.2.1/32", Some(600)),
+        add("sshd", "203.0.113.5/32", None),
+        add("sshd", "2001:db8::1/128", Some(900)),
+        add("sshd", "198.51.100.0/24", Some(600)),
+        add("sshd", "255.255.255.0/24", Some(300)),
+        add("sshd", "2001:db8:1::/48", Some(1200)),
+        add("sshd", "ffff:ffff:ffff:ffff::/64", None),
+    ])
+    .unwrap();
+    assert_eq!(
+        nft_json_jail("sshd"),
+        elems(&[
+            ("192.0.2.1", Some(600)),
+            ("203.0.113.5", None),
+            ("2001:db8::1", Some(900)),
+            ("198.51.100.0/24", Some(600)),
+            ("255.255.255.0/24", Some(300)),
+            ("2001:db8:1::/48", Some(1200)),
+            ("ffff:ffff:ffff:ffff::/64", None),
+        ])
+    );
+    // The backend's own reading agrees.
+    assert_eq!(fw.list("sshd").unwrap().len(), 7);
+
+    // Adding present elements again is no error and gives them the new timeout.
+    fw.apply(&[
+        add("sshd", "192.0.2.1/32", Some(60)),
+        add("sshd", "2001:db8::1/128", Some(60)),
+        add("sshd", "198.51.100.0/24", Some(60)),
+        add("sshd", "2001:db8:1::/48", Some(60)),
+    ])
+    .unwrap();
+    let listed = nft_json_jail("sshd");
+    for e in [
+        "192.0.2.1",
+        "2001:db8::1",
+        "198.51.100.0/24",
+        "2001:db8:1::/48",
+    ] {
+        assert!(
+            listed.contains(&(e.to_string(), Some(60))),
+            "{e} not re-timed: {listed:?}"
+        );
+    }
+
+    // Removing absent elements is no error and does not stop the other removals.
+    fw.apply(&[
+        remove("sshd", "192.0.2.200/32"),
+        remove("sshd", "2001:db8::99/128"),
+        remove("sshd", "203.0.113.0/24"),
+        remove("sshd", "2001:db8:2::/48"),
+        remove("sshd", "203.0.113.5/32"),
+        remove("sshd", "255.255.255.0/24"),
+        remove("sshd", "ffff:ffff:ffff:ffff::/64"),
+    ])
+    .unwrap();
+    assert_eq!(
+        nft_json_jail("sshd"),
+        elems(&[
+            ("192.0.2.1", Some(60)),
+            ("2001:db8::1", Some(60)),
+            ("198.51.100.0/24", Some(60)),
+            ("2001:db8:1::/48", Some(60)),
+        ])
+    );
+
+    // A batch the kernel refuses (a jail without sets) changes nothing and says why.
+    let err = fw
+        .apply(&[
+            add("sshd", "192.0.2.50/32", Some(600)),
+            add("nope", "192.0.2.51/32", Some(600)),
+        ])
+        .unwrap_err()
+        .to_string();
+    eprintln!("refused batch: {err}");
+    assert!(
+        err.contains("addr4-nope") && err.contains("No such file or directory"),
+        "{err}"
+    );
+    assert!(!nft_json_jail("sshd").iter().any(|(e, _)| e == "192.0.2.50"));
+
+    fw.apply(&[
+        remove("sshd", "192.0.2.1/32"),
+        remove("sshd", "2001:db8::1/128"),
+        remove("sshd", "198.51.100.0/24"),
+        remove("sshd", "2001:db8:1::/48"),
+    ])
+    .unwrap();
+    assert!(nft_json_jail("sshd").is_empty());
+
+    // 20,000 addresses in one batch (several netlink messages), and out again.
+    let nets = bulk(20_000);
+    let ops: Vec<SetOp> = nets
+        .iter()
+        .map(|n| SetOp::Add {
+            jail: "sshd".into(),
+            net: *n,
+            timeout: Some(Duration::from_secs(7200)),
+        })
+        .collect();
+    fw.apply(&ops).unwrap();
+    let listed = nft_json_set("warden", "addr4-sshd");
+    assert_eq!(listed.len(), 20_000);
+    assert!(listed.iter().all(|(_, t)| *t == Some(7200)));
+    let mut want: Vec<String> = nets.iter().map(|n| n.addr().to_string()).collect();
+    want.sort();
+    let got: Vec<String> = listed.into_iter().map(|(e, _)| e).collect();
+    assert_eq!(got, want);
+    let ops: Vec<SetOp> = nets
+        .iter()
+        .map(|n| SetOp::Remove {
+            jail: "sshd".into(),
+            net: *n,
+        })
+        .collect();
+    fw.apply(&ops).unwrap();
+    assert!(nft_json_jail("sshd").is_empty());
+}
+
+#[test]
+fn nft_netlink_batches_as_nft_sees_them() {
+    let host_before = sh("nft", &["list", "tables"]);
+    Netns::new("nft-netlink").run(|| netlink_batches_as_nft_sees_them(&nft("warden")));
+    Netns::new("nft-netlink-old")
+        .run(|| netlink_batches_as_nft_sees_them(&nft("warden").with_timeout_update(false)));
+    assert_eq!(
+        sh("nft", &["list", "tables"]),
+        host_before,
+        "the host's ruleset changed"
+    );
+}
+
+/// Where the netlink send buffer cannot be enlarged (no `CAP_NET_ADMIN` in the initial user
+/// namespace), a large batch still gets through, as several transactions.
+#[test]
+fn nft_large_batch_with_a_small_send_buffer() {
+    Netns::new("nft-sndbuf").run(|| {
+        let fw = nft("warden").with_send_buffer_limit(128 << 10);
+        fw.setup_jail("sshd", &ssh_rule()).unwrap();
+        let nets = bulk(20_000);
+        let mut ops: Vec<SetOp> = nets
+            .iter()
+            .map(|n| SetOp::Add {
+                jail: "sshd".into(),
+                net: *n,
+                timeout: Some(Duration::from_secs(600)),
+            })
+            .collect();
+        ops.push(add("sshd", "2001:db8::/64", Some(600)));
+        fw.apply(&ops).unwrap();
+        assert_eq!(nft_json_set("warden", "addr4-sshd").len(), 20_000);
+        assert_eq!(
+            nft_json_set("warden", "net6-sshd"),
+            [("2001:db8::/64".to_string(), Some(600))]
+        );
+        let removals: Vec<SetOp> = nets[..10_000]
+            .iter()
+            .map(|n| SetOp::Remove {
+                jail: "sshd".into(),
+                net: *n,
+            })
+            .collect();
+        fw.apply(&removals).unwrap();
+        assert_eq!(fw.list("sshd").unwrap().len(), 10_001);
+    });
+}
+
+/// The backend made in one namespace keeps working there when used from a thread of another
+/// (here the test's own, in the host's namespace): set-up creates its libnftables context in
+/// the backend's namespace, and batches go through the socket opened there.
+#[test]
+fn nft_backend_stays_in_its_namespace() {
+    let host_before = sh("nft", &["list", "tables"]);
+    let ns = Netns::new("nft-home");
+    let fw = ns.run(|| nft("warden"));
+    fw.setup_jail("sshd", &ssh_rule()).unwrap();
+    fw.apply(&[add("sshd", "192.0.2.1/32", Some(600))]).unwrap();
+    fw.setup_jail("web", &JailRule::default()).unwrap();
+    fw.teardown_jail("web").unwrap();
+    assert_eq!(
+        sh("nft", &["list", "tables"]),
+        host_before,
+        "the host's ruleset changed"
+    );
+    let listed = ns.run(|| nft_json_set("warden", "addr4-sshd"));
+    assert_eq!(listed, [("192.0.2.1".to_string(), Some(600))]);
+    fw.teardown().unwrap();
+    assert!(!ns.run(|| nft_cli(&["list", "tables"])).contains("warden"));
+    assert_eq!(
+        sh("nft", &["list", "tables"]),
+        host_before,
+        "the host's ruleset changed"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // ipset + iptables
 
@@ -804,6 +1060,26 @@ fn measure(name: &str, fw: &dyn Firewall) {
     eprintln!(
         "{name}: one more ban with 100,000 present: {:?}",
         t.elapsed()
+    );
+
+    // Single bans, one batch each, as the daemon applies a ban (200, on a 100,000-element set).
+    let mut took: Vec<Duration> = (0..200u32)
+        .map(|i| {
+            let ip = IpAddr::V4(Ipv4Addr::from(0xcb00_7100 + (i % 256)));
+            let op = SetOp::Add {
+                jail: "bulk".into(),
+                net: IpNet::from(ip),
+                timeout: Some(Duration::from_secs(600)),
+            };
+            let t = Instant::now();
+            fw.apply(&[op]).unwrap();
+            t.elapsed()
+        })
+        .collect();
+    took.sort();
+    eprintln!(
+        "{name}: single bans: median {:?}, p95 {:?}, max {:?} (200 batches)",
+        took[100], took[189], took[199]
     );
 
     let t = Instant::now();

@@ -65,7 +65,7 @@ pub fn backend(kind: &str) -> Result<Arc<dyn Firewall>, String> {
 
 static NFT: OnceLock<Result<Arc<Nftables>, String>> = OnceLock::new();
 
-/// The process-wide nftables handle (one libnftables context for all jails), or why not.
+/// The process-wide nftables handle (one netlink socket for all jails), or why not.
 pub fn nftables() -> Result<Arc<Nftables>, String> {
     NFT.get_or_init(|| {
         Nftables::new(TABLE)
@@ -238,8 +238,19 @@ async fn flush(jail: &str, action: &str, fw: &Arc<dyn Firewall>, ops: Vec<SetOp>
     if ops.is_empty() {
         return;
     }
-    let fw2 = Arc::clone(fw);
-    match tokio::task::spawn_blocking(move || fw2.apply(&ops)).await {
+    // A ban is one netlink round trip of some tens of microseconds: run it on this worker
+    // (tokio moves the worker's other tasks elsewhere meanwhile) rather than wake a thread of
+    // the blocking pool for it, a hand-over that costs milliseconds when the CPUs are busy.
+    // `block_in_place` needs the multi-threaded runtime; others (tests) use the pool.
+    let result = if tokio::runtime::Handle::current().runtime_flavor()
+        == tokio::runtime::RuntimeFlavor::MultiThread
+    {
+        Ok(tokio::task::block_in_place(|| fw.apply(&ops)))
+    } else {
+        let fw2 = Arc::clone(fw);
+        tokio::task::spawn_blocking(move || fw2.apply(&ops)).await
+    };
+    match result {
         Ok(Ok(report)) => {
             for (op, why) in report.rejected {
                 failed(jail, action, "ban", &format!("{} refused: {why}", op.net()));

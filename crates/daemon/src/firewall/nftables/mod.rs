@@ -1,5 +1,5 @@
 //! The native nftables backend: one table owned by Warden, per jail four sets and a base chain,
-//! every change of one moment applied as one libnftables transaction.
+//! every change of one moment applied as one netlink transaction.
 //!
 //! # What is created
 //! ```text
@@ -21,16 +21,23 @@
 //! already holding 100,000 addresses took 0.64 s, into a hash set well under a millisecond.
 //! Prefix bans are rare, so their set stays small and cheap.
 //!
-//! Changes go through libnftables ([`ffi`]) as batch text; sets are read back with one raw
-//! netlink dump each (`netlink`), which is some 20 times faster than nft's own listing.
+//! Tables, sets, chains and rules are created and removed through libnftables ([`ffi`]) as
+//! batch text, at start and stop only; its context is dropped afterwards (it keeps a cache and a
+//! batch buffer of a few megabytes). Bans and unbans — set elements — are written straight to
+//! netlink as one batch (`netlink`): no cache refresh before each one, which through
+//! libnftables cost about ten netlink round trips per ban, now and then milliseconds. Sets are
+//! read back with one raw netlink dump each, some 20 times faster than nft's own listing.
 //!
 //! # Semantics worth knowing
 //! - Adding a present element replaces its timeout. Kernels since 6.10 do that in place; on
 //!   older ones the element is added (no-op), deleted and added with the new timeout inside the
 //!   same transaction, which is just as atomic. Which kind of kernel this is gets probed once.
-//! - Removing an absent element is not an error: nft (before 1.0.8's `destroy`) fails a whole
-//!   batch on `delete` of an absent element, so each removal is written as `add` (a no-op if
-//!   present) followed by `delete`, in the same transaction.
+//! - Removing an absent element is not an error: the kernel fails a whole transaction on the
+//!   delete of an absent element (`NFT_MSG_DESTROYSETELEM`, which would not, needs kernel 6.3),
+//!   so each removal from an address set is an add (a no-op if present) followed by the delete,
+//!   in the same transaction; prefixes are removed only when a read of the set shows them.
+//! - A refused batch is reported with the element, set and reason the kernel gave for each
+//!   refused message (see `netlink`), and changed nothing.
 //! - Timeouts above [`MAX_KERNEL_TIMEOUT`] are stored without one (the kernel refuses very long
 //!   timeouts); the ban manager's own timer removes them, and start-up reconciliation corrects
 //!   whatever a crash left behind.
@@ -46,10 +53,13 @@ use super::{
 };
 use ffi::NftContext;
 use ipnet::IpNet;
-use netlink::NetlinkSocket;
+use netlink::{Batch, ElemOp, NetlinkSocket};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::fs::File;
 use std::net::IpAddr;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -110,37 +120,91 @@ impl SetKind {
     }
 }
 
-/// The libnftables context for changes and a netlink socket for reading sets.
+/// The netlink socket for set elements, and libnftables while tables, sets and chains are
+/// being changed.
 struct Conn {
-    nft: NftContext,
+    /// Created when needed and dropped once the change is made (see [`Nftables::release`]).
+    nft: Option<NftContext>,
     nl: NetlinkSocket,
 }
 
 /// Warden's nftables table and the jails' sets and chains in it.
 ///
-/// The libnftables context (and its netlink socket) belongs to the network namespace of the
-/// thread that called [`Nftables::new`]; it is guarded by a mutex, so one `Nftables` can be
-/// shared by all jails.
+/// Everything belongs to the network namespace of the thread that called [`Nftables::new`],
+/// whichever thread uses it later: the netlink socket is bound to it when opened, and a
+/// libnftables context created later is created in it. The connection is guarded by a mutex,
+/// so one `Nftables` can be shared by all jails.
 pub struct Nftables {
     table: String,
     ctx: Mutex<Conn>,
     /// Whether `add element` replaces a present element's timeout (kernel 6.10 and later).
     update_in_place: OnceLock<bool>,
+    /// The network namespace of the creating thread, to create libnftables contexts in.
+    netns: Option<File>,
 }
 
 impl Nftables {
-    /// Opens libnftables for table `inet <table>`; nothing is created until
+    /// Opens netlink and libnftables for table `inet <table>`; nothing is created until
     /// [`Firewall::setup_jail`].
     pub fn new(table: &str) -> Result<Nftables, FirewallError> {
         check_name("table", table, 200)?;
+        // Also tells early whether libnftables is there at all.
         let nft = NftContext::new().map_err(FirewallError::Unavailable)?;
         let nl = NetlinkSocket::open()
             .map_err(|e| FirewallError::Unavailable(format!("netlink socket: {e}")))?;
         Ok(Nftables {
             table: table.to_owned(),
-            ctx: Mutex::new(Conn { nft, nl }),
+            ctx: Mutex::new(Conn { nft: Some(nft), nl }),
             update_in_place: OnceLock::new(),
+            netns: File::open("/proc/thread-self/ns/net").ok(),
         })
+    }
+
+    /// A libnftables context in the namespace of [`Nftables::new`]'s thread: made on this
+    /// thread when it is in that namespace (no privilege needed), else on a helper thread that
+    /// enters it (`setns` needs `CAP_SYS_ADMIN`).
+    fn context(&self) -> Result<NftContext, FirewallError> {
+        let here = std::fs::metadata("/proc/thread-self/ns/net").ok();
+        let there = self.netns.as_ref().and_then(|f| f.metadata().ok());
+        let same = match (&here, &there) {
+            (Some(a), Some(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => true,
+        };
+        let ns = match (&self.netns, same) {
+            (Some(ns), false) => ns,
+            _ => return NftContext::new().map_err(FirewallError::Unavailable),
+        };
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                // SAFETY: setns on a namespace descriptor affects only this helper thread.
+                if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                    return Err(FirewallError::Unavailable(format!(
+                        "cannot enter the firewall's network namespace: {}",
+                        std::io::Error::last_os_error()
+                    )));
+                }
+                NftContext::new().map_err(FirewallError::Unavailable)
+            })
+            .join()
+            .unwrap_or_else(|_| Err(FirewallError::Unavailable("libnftables panicked".into())))
+        })
+    }
+
+    /// Runs nft commands as one transaction, creating the context if needed.
+    fn run(&self, ctx: &mut Conn, doing: &str, commands: &str) -> Result<String, FirewallError> {
+        if ctx.nft.is_none() {
+            ctx.nft = Some(self.context()?);
+        }
+        let nft = ctx.nft.as_mut().expect("just created");
+        nft.run(commands).map_err(|message| FirewallError::Nft {
+            doing: doing.to_owned(),
+            message: shorten(&message),
+        })
+    }
+
+    /// Drops the libnftables context: an idle daemon has no use for its cache and buffers.
+    fn release(ctx: &mut Conn) {
+        ctx.nft = None;
     }
 
     /// The table's name.
@@ -152,6 +216,15 @@ impl Nftables {
     /// `false` always deletes and re-adds inside the transaction (right on every kernel).
     pub fn with_timeout_update(self, in_place: bool) -> Nftables {
         let _ = self.update_in_place.set(in_place);
+        self
+    }
+
+    /// Keeps the netlink send buffer at `bytes` instead of enlarging it for large batches, as
+    /// happens without `CAP_NET_ADMIN` in the initial user namespace: such batches are then sent
+    /// as several transactions. For tests.
+    #[doc(hidden)]
+    pub fn with_send_buffer_limit(self, bytes: usize) -> Nftables {
+        self.lock().nl.limit_send_buffer(bytes);
         self
     }
 
@@ -234,22 +307,34 @@ impl Nftables {
         let t = &self.table;
         let set = "probe-timeout-update";
         let doing = "probe timeout updates";
-        run(
+        self.run(
             ctx,
             doing,
             &format!(
                 "add table inet {t}\nadd set inet {t} {set} {{ type ipv4_addr; flags timeout; }}\n\
-                 flush set inet {t} {set}\n\
-                 add element inet {t} {set} {{ 192.0.2.1 timeout 1h, 192.0.2.2 timeout 1h }}\n"
+                 flush set inet {t} {set}\n"
             ),
         )?;
-        run(
-            ctx,
-            doing,
-            &format!("add element inet {t} {set} {{ 192.0.2.1 timeout 2h, 192.0.2.2 }}\n"),
-        )?;
-        let listed = self.read_set(ctx, set, SetKind::Addr4)?;
-        run(ctx, doing, &format!("delete set inet {t} {set}\n"))?;
+        let a = IpNet::from(IpAddr::from([192, 0, 2, 1]));
+        let b = IpNet::from(IpAddr::from([192, 0, 2, 2]));
+        let hour = Duration::from_secs(3600);
+        let mut added = Ok(());
+        for items in [
+            [(a, Some(hour)), (b, Some(hour))],
+            [(a, Some(2 * hour)), (b, None)],
+        ] {
+            let mut batch = Batch::new(t);
+            batch.push(ElemOp::Add, set, false, items);
+            added = added.and_then(|()| ctx.nl.send_batch(&mut batch));
+        }
+        let listed = added
+            .map_err(|message| FirewallError::Nft {
+                doing: doing.to_owned(),
+                message,
+            })
+            .and_then(|()| self.read_set(ctx, set, SetKind::Addr4));
+        self.run(ctx, doing, &format!("delete set inet {t} {set}\n"))?;
+        let listed = listed?;
         let long = listed.iter().any(|(n, to)| {
             n.addr() == IpAddr::from([192, 0, 2, 1])
                 && to.is_some_and(|d| d > Duration::from_secs(3600 + 60))
@@ -377,9 +462,21 @@ impl Nftables {
         if groups.is_empty() {
             return Ok(report);
         }
-        let in_place = self.update_in_place(ctx)?;
-        let text = batch_text(&self.table, &groups, in_place);
-        run(ctx, "apply a batch of set changes", &text)?;
+        let in_place = match self.update_in_place.get() {
+            Some(v) => *v,
+            None => {
+                let v = self.update_in_place(ctx);
+                Self::release(ctx);
+                v?
+            }
+        };
+        let mut batch = batch_for(&self.table, &groups, in_place);
+        ctx.nl
+            .send_batch(&mut batch)
+            .map_err(|message| FirewallError::Nft {
+                doing: "apply a batch of set changes".to_owned(),
+                message,
+            })?;
         Ok(report)
     }
 }
@@ -396,64 +493,35 @@ fn kernel_timeout(t: Option<Duration>) -> Option<Duration> {
     t.filter(|t| *t <= MAX_KERNEL_TIMEOUT)
 }
 
-fn element(net: &IpNet) -> String {
-    if net.prefix_len() == net.max_prefix_len() {
-        net.addr().to_string()
-    } else {
-        net.to_string()
-    }
-}
-
-fn element_with_timeout(net: &IpNet, t: Option<Duration>) -> String {
-    match t {
-        Some(t) => format!("{} timeout {}ms", element(net), t.as_millis().max(1)),
-        None => element(net),
-    }
-}
-
-fn join<T>(items: &[T], f: impl Fn(&T) -> String) -> String {
-    let mut s = String::with_capacity(items.len() * 24);
-    for (i, it) in items.iter().enumerate() {
-        if i > 0 {
-            s.push_str(", ");
-        }
-        s.push_str(&f(it));
-    }
-    s
-}
-
-/// The text of one transaction applying `groups`.
-fn batch_text(table: &str, groups: &BTreeMap<(String, SetKind), Group>, in_place: bool) -> String {
-    let mut c = String::new();
+/// The netlink batch applying `groups`: per set, removals first, then additions.
+fn batch_for(table: &str, groups: &BTreeMap<(String, SetKind), Group>, in_place: bool) -> Batch {
+    let mut batch = Batch::new(table);
     for ((jail, kind), g) in groups {
-        let set = format!("inet {table} {}", Nftables::set_name(jail, *kind));
+        let set = Nftables::set_name(jail, *kind);
+        let interval = kind.is_interval();
         if !g.removes.is_empty() {
-            let els = join(&g.removes, element);
-            // Interval sets were read first, so only present elements are removed; adding them
-            // again could clash with a narrower prefix added in the same batch.
-            if !kind.is_interval() {
-                writeln!(c, "add element {set} {{ {els} }}").unwrap();
+            let items = || g.removes.iter().map(|n| (*n, None));
+            // A delete of an absent element fails the whole transaction: each removal from a
+            // hash set is an add (a no-op when present) followed by the delete. Interval sets
+            // were read first, so only present prefixes are removed; adding them again could
+            // clash with a narrower prefix added in the same batch.
+            if !interval {
+                batch.push(ElemOp::Add, &set, false, items());
             }
-            writeln!(c, "delete element {set} {{ {els} }}").unwrap();
+            batch.push(ElemOp::Delete, &set, interval, items());
         }
         if !g.adds.is_empty() {
             if !in_place {
-                let els = join(&g.adds, |(n, _)| element(n));
-                writeln!(c, "add element {set} {{ {els} }}").unwrap();
-                writeln!(c, "delete element {set} {{ {els} }}").unwrap();
+                // Older kernels keep a present element's timeout: delete it and add it anew,
+                // inside the same transaction.
+                let items = || g.adds.iter().map(|(n, _)| (*n, None));
+                batch.push(ElemOp::Add, &set, interval, items());
+                batch.push(ElemOp::Delete, &set, interval, items());
             }
-            let els = join(&g.adds, |(n, t)| element_with_timeout(n, *t));
-            writeln!(c, "add element {set} {{ {els} }}").unwrap();
+            batch.push(ElemOp::Add, &set, interval, g.adds.iter().copied());
         }
     }
-    c
-}
-
-fn run(ctx: &mut Conn, doing: &str, commands: &str) -> Result<String, FirewallError> {
-    ctx.nft.run(commands).map_err(|message| FirewallError::Nft {
-        doing: doing.to_owned(),
-        message: shorten(&message),
-    })
+    batch
 }
 
 /// nft echoes the failing command; with 100,000 elements on its line that is megabytes.
@@ -478,8 +546,13 @@ fn shorten(message: &str) -> String {
 impl Firewall for Nftables {
     fn setup_jail(&self, jail: &str, rule: &JailRule) -> Result<(), FirewallError> {
         let commands = setup_commands(&self.table, jail, rule)?;
-        run(&mut self.lock(), &format!("set up jail {jail}"), &commands)?;
-        Ok(())
+        let mut ctx = self.lock();
+        let done = self
+            .run(&mut ctx, &format!("set up jail {jail}"), &commands)
+            // While libnftables is at hand; a failed probe is retried at the first batch.
+            .and_then(|_| self.update_in_place(&mut ctx).map(|_| ()));
+        Self::release(&mut ctx);
+        done
     }
 
     fn apply(&self, ops: &[SetOp]) -> Result<ApplyReport, FirewallError> {
@@ -533,18 +606,22 @@ impl Firewall for Nftables {
             writeln!(c, "add set inet {t} {set} {}", kind.declaration()).unwrap();
             writeln!(c, "delete set inet {t} {set}").unwrap();
         }
-        run(&mut self.lock(), &format!("remove jail {jail}"), &c)?;
-        Ok(())
+        let mut ctx = self.lock();
+        let done = self.run(&mut ctx, &format!("remove jail {jail}"), &c);
+        Self::release(&mut ctx);
+        done.map(|_| ())
     }
 
     fn teardown(&self) -> Result<(), FirewallError> {
         let t = &self.table;
-        run(
-            &mut self.lock(),
+        let mut ctx = self.lock();
+        let done = self.run(
+            &mut ctx,
             &format!("delete table inet {t}"),
             &format!("add table inet {t}\ndelete table inet {t}\n"),
-        )?;
-        Ok(())
+        );
+        Self::release(&mut ctx);
+        done.map(|_| ())
     }
 }
 
@@ -609,19 +686,12 @@ mod tests {
     }
 
     #[test]
-    fn elements_are_written_as_nft_expects() {
-        assert_eq!(element(&net("192.0.2.1/32")), "192.0.2.1");
-        assert_eq!(element(&net("2001:db8::1/128")), "2001:db8::1");
-        assert_eq!(element(&net("198.51.100.0/24")), "198.51.100.0/24");
-        assert_eq!(
-            element_with_timeout(&net("192.0.2.1/32"), Some(Duration::from_millis(1500))),
-            "192.0.2.1 timeout 1500ms"
-        );
-        assert_eq!(
-            element_with_timeout(&net("192.0.2.1/32"), Some(Duration::from_micros(10))),
-            "192.0.2.1 timeout 1ms"
-        );
+    fn long_timeouts_are_left_to_the_ban_manager() {
         assert_eq!(kernel_timeout(Some(Duration::from_secs(400 * 86400))), None);
+        assert_eq!(
+            kernel_timeout(Some(Duration::from_secs(600))),
+            Some(Duration::from_secs(600))
+        );
     }
 
     #[test]
@@ -634,19 +704,38 @@ mod tests {
                 removes: vec![net("192.0.2.9/32")],
             },
         );
-        let in_place = batch_text("warden", &groups, true);
+        groups.insert(
+            ("sshd".to_owned(), SetKind::Net4),
+            Group {
+                adds: vec![],
+                removes: vec![net("198.51.100.0/24")],
+            },
+        );
+        let set = |s: &str| s.to_owned();
+        let in_place = batch_for("warden", &groups, true).summary();
         assert_eq!(
             in_place,
-            "add element inet warden addr4-sshd { 192.0.2.9 }\n\
-             delete element inet warden addr4-sshd { 192.0.2.9 }\n\
-             add element inet warden addr4-sshd { 192.0.2.1 timeout 600000ms }\n"
+            [
+                (ElemOp::Add, set("addr4-sshd"), vec![net("192.0.2.9/32")]),
+                (ElemOp::Delete, set("addr4-sshd"), vec![net("192.0.2.9/32")]),
+                (ElemOp::Add, set("addr4-sshd"), vec![net("192.0.2.1/32")]),
+                // Interval sets were read first: only present prefixes are removed.
+                (
+                    ElemOp::Delete,
+                    set("net4-sshd"),
+                    vec![net("198.51.100.0/24")]
+                ),
+            ]
         );
-        let replaced = batch_text("warden", &groups, false);
-        assert!(replaced.contains(
-            "add element inet warden addr4-sshd { 192.0.2.1 }\n\
-             delete element inet warden addr4-sshd { 192.0.2.1 }\n\
-             add element inet warden addr4-sshd { 192.0.2.1 timeout 600000ms }\n"
-        ));
+        let replaced = batch_for("warden", &groups, false).summary();
+        assert_eq!(
+            replaced[2..5],
+            [
+                (ElemOp::Add, set("addr4-sshd"), vec![net("192.0.2.1/32")]),
+                (ElemOp::Delete, set("addr4-sshd"), vec![net("192.0.2.1/32")]),
+                (ElemOp::Add, set("addr4-sshd"), vec![net("192.0.2.1/32")]),
+            ]
+        );
     }
 
     #[test]
