@@ -233,12 +233,45 @@ impl fmt::Debug for Pcre2Matcher {
     }
 }
 
+/// Does a PCRE2-syntax pattern (not MULTILINE) match only at the start of the subject?
+fn anchored_at_start(pattern: &str) -> bool {
+    let mut rest = pattern;
+    // Leading option settings such as `(?i)` or `(?ix)`.
+    while let Some(r) = rest.strip_prefix("(?") {
+        let Some(end) = r.find(')') else { break };
+        let flags = &r[..end];
+        if flags.is_empty() || !flags.chars().all(|c| c.is_ascii_alphabetic() || c == '-') {
+            break;
+        }
+        if flags.split('-').next().is_some_and(|on| on.contains('m')) {
+            return false;
+        }
+        rest = &r[end + 1..];
+    }
+    rest.starts_with('^') || rest.starts_with("\\A")
+}
+
+/// `pattern` with PCRE2's limits, and, unless it is anchored at the start, with the search
+/// over start positions made part of the match: `\G(?s:.*?)\K(?:PATTERN)` tries the same
+/// start positions in the same order as an unanchored search (the lazy prefix grows one
+/// character at a time; `\K` puts the reported start where the pattern begins), but as one
+/// match attempt, so the match limit bounds the work of the whole search. Unanchored, the
+/// limit applies to each start position anew, and a pattern that scans to the end of the
+/// line from every position (`(?=.*\bword\b)`) takes time quadratic in the line's length.
+/// A search that reaches the limit is abandoned: no match.
+pub(crate) fn limited_pattern(pattern: &str) -> String {
+    let limits = format!("(*LIMIT_MATCH={PCRE2_MATCH_LIMIT})(*LIMIT_DEPTH={PCRE2_DEPTH_LIMIT})");
+    if anchored_at_start(pattern) {
+        format!("{limits}{pattern}")
+    } else {
+        format!("{limits}\\G(?s:.*?)\\K(?:{pattern})")
+    }
+}
+
 impl Pcre2Matcher {
     /// Compile a pattern already in PCRE2 syntax (UTF, UCP, JIT when available, match limit).
     pub fn build(pattern: &str) -> Result<Self, CompileError> {
-        let limited = format!(
-            "(*LIMIT_MATCH={PCRE2_MATCH_LIMIT})(*LIMIT_DEPTH={PCRE2_DEPTH_LIMIT}){pattern}"
-        );
+        let limited = limited_pattern(pattern);
         let regex = pcre2::bytes::RegexBuilder::new()
             .utf(true)
             .ucp(true)
@@ -439,6 +472,37 @@ mod tests {
         let text2 = format!("{}!", "ab ".repeat(2000));
         assert!(m2.search(&text2).is_none());
         assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    }
+
+    #[test]
+    fn unanchored_pcre2_search_is_bounded_as_a_whole() {
+        // Look-ahead scanning to the end from every start position: quadratic unless the
+        // whole search shares one match limit.
+        let m = compile(r"(?=.*\bwhitelisted\b)", false).unwrap();
+        assert_eq!(m.engine(), Engine::Pcre2);
+        let line = "a ".repeat(256 * 1024);
+        let t = Instant::now();
+        assert!(m.search(&line).is_none());
+        assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+        // Same answers as an unanchored search where it finishes.
+        let m = compile(r"(?<=user=)(?P<u>\w+)(?= )", false).unwrap();
+        let c = m.search("x user=bob y").unwrap();
+        assert_eq!(c.span(), (7, 10));
+        assert_eq!(
+            m.search_at("user=ann user=bob y", 1, 19).unwrap().span(),
+            (5, 8)
+        );
+        assert_eq!(
+            m.search_at("user=ann user=bob y", 6, 19).unwrap().span(),
+            (14, 17)
+        );
+        assert!(m.search("no users here").is_none());
+        let m = compile(r"(?m)(?<=^)b(?=c)", false).unwrap();
+        assert_eq!(m.search("a\nbc").unwrap().span(), (2, 3));
+        // Anchored patterns keep their one start position.
+        assert!(anchored_at_start("(?i)^abc"));
+        assert!(!anchored_at_start("(?m)^abc"));
+        assert!(!anchored_at_start("abc"));
     }
 
     #[test]

@@ -33,7 +33,7 @@ use crate::date::convert::{parse_zone, TimeError};
 use crate::date::{DateDetector, DateMatch};
 use crate::dialect::{self, Dialect};
 use crate::filter::CompiledRegex;
-use crate::matcher::{Captures, Engine, Matcher, PCRE2_DEPTH_LIMIT, PCRE2_MATCH_LIMIT};
+use crate::matcher::{Captures, Engine, Matcher};
 use crate::multiline::{FailData, MlfidCache};
 use crate::prefilter::Prefilter;
 use crate::{Filter, FilterError, FilterSpec, UseDns};
@@ -196,10 +196,7 @@ impl Jit {
     /// The PCRE2 copy of single-line regex `r`, if it compiles with the same groups.
     fn new(r: &CompiledRegex) -> Option<Jit> {
         let t = dialect::translate(r.expanded(), Dialect::Pcre2, false).ok()?;
-        let limited = format!(
-            "(*LIMIT_MATCH={PCRE2_MATCH_LIMIT})(*LIMIT_DEPTH={PCRE2_DEPTH_LIMIT}){}",
-            t.pattern
-        );
+        let limited = crate::matcher::limited_pattern(&t.pattern);
         let regex = pcre2::bytes::RegexBuilder::new()
             .utf(true)
             .ucp(true)

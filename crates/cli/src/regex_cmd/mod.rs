@@ -335,7 +335,7 @@ fn normalize_id(id: &str) -> String {
 }
 
 /// Lines passed between the two threads at a time.
-const BATCH: usize = 2048;
+const BATCH: usize = 256;
 
 /// One line on its way between the stages.
 #[derive(Default)]
