@@ -219,6 +219,11 @@ impl ActionRunner {
         }
     }
 
+    /// Does the action run in-process on a kernel set (no commands, nothing to announce)?
+    pub fn is_native(&self) -> bool {
+        matches!(self.queue, Queue::Native(_))
+    }
+
     /// The action's name.
     pub fn name(&self) -> &str {
         &self.name

@@ -4,6 +4,13 @@
 //! same transaction), and only once it is committed is it logged (`[jail] Ban IP`) and handed to
 //! the actions. So anything an operator saw logged as banned survives a crash and is restored.
 //! Bans and unbans of one jail keep their order end to end.
+//!
+//! One exception to "commit first": a batch of bans without unbans is handed to the in-process
+//! firewall actions (nftables, ipset sets) at once, while the store commits, because that is
+//! where ban latency is measured. This loses nothing: an element added before a crash that
+//! came before its commit was never logged, its log position was not saved either (positions
+//! are committed after their bans), so after a restart the start-up reconciliation removes the
+//! element and re-reading the log bans the address again, once.
 
 use super::record_from_ticket;
 use crate::actions::{ActionRunner, Ticket};
@@ -82,6 +89,18 @@ async fn run(
                 Err(_) => break,
             }
         }
+        // Bans only: the kernel sets need not wait for the commit (see the module docs). With
+        // an unban in the batch, everything keeps its order instead.
+        let early = !batch.iter().any(|op| matches!(op, Op::Unban { .. }));
+        if early {
+            for op in &batch {
+                if let Op::Ban(t) = op {
+                    for a in actions.iter().filter(|a| a.is_native()) {
+                        a.ban(Arc::clone(t));
+                    }
+                }
+            }
+        }
         if let Some(store) = &store {
             let acks: Vec<_> = batch
                 .iter()
@@ -112,7 +131,7 @@ async fn run(
             match op {
                 Op::Ban(t) => {
                     events::ban(&jail, t.ip, t.bantime);
-                    for a in &actions {
+                    for a in actions.iter().filter(|a| !(early && a.is_native())) {
                         a.ban(Arc::clone(&t));
                     }
                 }
