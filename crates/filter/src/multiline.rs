@@ -12,7 +12,7 @@
 //! A match without any host or id marks the entry "pending" until a later line provides one.
 //! Entries live 5 minutes and at most 100 are kept (oldest first out), as in Fail2Ban.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Seconds an entry lives.
 const TTL: f64 = 300.0;
@@ -79,13 +79,13 @@ impl<L: Clone> FailData<L> {
 pub(crate) struct MlfidCache<L: Clone> {
     /// (hash of id, id, data, expiry), oldest first. The hash makes a lookup a scan of
     /// integers: ids of one daemon tend to share long prefixes.
-    entries: Vec<(u64, String, FailData<L>, f64)>,
+    entries: VecDeque<(u64, String, FailData<L>, f64)>,
 }
 
 impl<L: Clone> Default for MlfidCache<L> {
     fn default() -> Self {
         MlfidCache {
-            entries: Vec::new(),
+            entries: VecDeque::new(),
         }
     }
 }
@@ -123,15 +123,14 @@ impl<L: Clone> MlfidCache<L> {
             return;
         }
         if self.entries.len() >= MAX_ENTRIES {
-            while !self.entries.is_empty() {
-                let (_, _, _, expiry) = self.entries.remove(0);
+            while let Some((_, _, _, expiry)) = self.entries.pop_front() {
                 if expiry > now && self.entries.len() < MAX_ENTRIES {
                     break;
                 }
             }
         }
         self.entries
-            .push((id_hash(id), id.to_string(), data, now + TTL));
+            .push_back((id_hash(id), id.to_string(), data, now + TTL));
     }
 
     /// Replace an existing entry's data, keeping its place and expiry.

@@ -178,7 +178,13 @@ struct Searcher {
     names: Vec<Option<String>>,
     /// `alt_NAME[_N]` groups and the group they fill (`<F-ALT_*>`), sorted.
     alternates: Vec<(String, String)>,
+    /// [`Self::restrict`]: the names with unwanted groups left out, and the alternates that
+    /// fill a wanted group.
+    restricted: Option<(GroupNames, Vec<(String, String)>)>,
 }
+
+/// Capture group names by index (`None`: unnamed, or left out).
+type GroupNames = Vec<Option<String>>;
 
 /// A PCRE2 JIT copy of a regex, with its capture slots.
 struct Jit {
@@ -242,7 +248,41 @@ impl Searcher {
             from_jit: false,
             names,
             alternates,
+            restricted: None,
         }
+    }
+
+    /// Extract only the groups named in `keep` from now on (see [`Self::restricted_dict`]).
+    fn restrict(mut self, keep: &[&str]) -> Searcher {
+        let alternates: Vec<(String, String)> = self
+            .alternates
+            .iter()
+            .filter(|(_, target)| keep.contains(&target.as_str()))
+            .cloned()
+            .collect();
+        let names = self
+            .names
+            .iter()
+            .map(|n| {
+                n.clone().filter(|n| {
+                    keep.contains(&n.as_str()) || alternates.iter().any(|(alt, _)| alt == n)
+                })
+            })
+            .collect();
+        self.restricted = Some((names, alternates));
+        self
+    }
+
+    /// The groups of the last match limited as [`Self::restrict`] said (all without it).
+    fn restricted_dict(&self, text: &str) -> Vec<(String, Option<String>)> {
+        let Some((names, alternates)) = &self.restricted else {
+            return self.group_dict(text);
+        };
+        let mut groups = group_dict(names, alternates, text, |i| self.get(i));
+        if !alternates.is_empty() {
+            groups.retain(|(n, _)| !alternates.iter().any(|(alt, _)| alt == n));
+        }
+        groups
     }
 
     /// Search `text`; on a match the spans stay available through [`Self::get`].
@@ -277,11 +317,6 @@ impl Searcher {
     /// Named groups of the last match (see [`group_dict`]).
     fn group_dict(&self, text: &str) -> Vec<(String, Option<String>)> {
         group_dict(&self.names, &self.alternates, text, |i| self.get(i))
-    }
-
-    /// [`Self::group_dict`] limited to `keep`.
-    fn group_dict_keep(&self, text: &str, keep: Option<&[&str]>) -> Vec<(String, Option<String>)> {
-        group_dict_keep(&self.names, &self.alternates, text, |i| self.get(i), keep)
     }
 
     /// The spans of every group of the last match.
@@ -546,8 +581,6 @@ struct Staged {
     ignoreregex: Vec<Searcher>,
     /// Index of the prefregex's `content` group.
     content_group: Option<usize>,
-    /// The groups to extract ([`SUMMARY_GROUPS`] when no details are asked for).
-    keep: Option<&'static [&'static str]>,
 }
 
 impl Staged {
@@ -593,7 +626,7 @@ impl Staged {
             if !self.failregex[index].search(regex, searched) {
                 continue;
             }
-            let groups = self.failregex[index].group_dict_keep(searched, self.keep);
+            let groups = self.failregex[index].restricted_dict(searched);
             let mut ignore_hits = Vec::new();
             for (i, r) in ignores.iter().enumerate() {
                 if self.ignoreregex[i].search(r, searched) {
@@ -797,12 +830,21 @@ impl RegexTool {
         };
         let staged = (single && options.check_all).then(|| Staged {
             filter: filter.clone(),
-            failregex: searchers(filter.failregexes()),
+            // Without details, only the groups the bookkeeping reads are extracted.
+            failregex: searchers(filter.failregexes())
+                .into_iter()
+                .map(|s| {
+                    if options.details {
+                        s
+                    } else {
+                        s.restrict(&SUMMARY_GROUPS)
+                    }
+                })
+                .collect(),
             ignoreregex: searchers(filter.ignoreregexes()),
             content_group: filter
                 .prefregex()
                 .and_then(|r| r.matcher().group_index("content")),
-            keep: (!options.details).then_some(&SUMMARY_GROUPS[..]),
         });
         let finisher = Finisher {
             // Single-line path: only for the names of its groups.
