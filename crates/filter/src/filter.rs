@@ -15,7 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::date::convert::{parse_zone, TimeError};
 use crate::date::DateDetector;
-use crate::matcher::{self, AnyMatcher, Captures, Engine, Matcher};
+use crate::matcher::{self, AnyMatcher, Captures, Engine, Matcher, Pcre2Matcher};
 use crate::multiline::{FailData, MlfidCache};
 use crate::prefilter::Prefilter;
 use crate::tags::expand_tags;
@@ -32,7 +32,14 @@ pub struct CompiledRegex {
     matcher: AnyMatcher,
     /// `alt_NAME[_N]` groups and the group they stand in for, sorted.
     alternates: Vec<(String, String)>,
+    /// A PCRE2 JIT copy for capture groups (see [`CompiledRegex::enable_jit_captures`]).
+    jit: Option<Pcre2Matcher>,
 }
+
+/// The match limit of a JIT copy: ample for any sane line (a few hundred steps is usual); a
+/// search that needs more goes to the regex's own engine, so the copy can never cost more
+/// than a fraction of a millisecond per search.
+const JIT_COPY_MATCH_LIMIT: u32 = 100_000;
 
 /// `alt_user_1` → `user` (and `alt_id` → `fid`): a group that fills another one when that
 /// one is empty (Fail2Ban's `<F-ALT_USER>` tags).
@@ -72,7 +79,28 @@ impl CompiledRegex {
             expanded,
             matcher,
             alternates,
+            jit: None,
         })
+    }
+
+    /// Extract capture groups with a PCRE2 JIT copy of the regex, when it runs on the `regex`
+    /// crate: the `regex` crate finds out quickly *whether* a text matches, but its capture
+    /// engines take several times what the JIT does, and every match needs its groups. The
+    /// translation to PCRE2 is exact for Fail2Ban's dialect (the corpus checks both engines),
+    /// and the copy is kept only if it has the same groups. A search the copy abandons at its
+    /// (low) match limit is answered by the `regex` crate, whose time stays linear.
+    pub fn enable_jit_captures(&mut self, multiline: bool) {
+        if self.matcher.engine() != Engine::Regex {
+            return;
+        }
+        let Ok(t) =
+            crate::dialect::translate(&self.expanded, crate::dialect::Dialect::Pcre2, multiline)
+        else {
+            return;
+        };
+        self.jit = Pcre2Matcher::build_limited(&t.pattern, JIT_COPY_MATCH_LIMIT)
+            .ok()
+            .filter(|j| j.group_names() == self.matcher.group_names());
     }
 
     /// The regex as written.
@@ -102,6 +130,11 @@ impl CompiledRegex {
 
     /// Search `text`.
     pub fn search(&self, text: &str) -> Option<Captures> {
+        if let Some(jit) = &self.jit {
+            if let Ok(found) = jit.try_search(text) {
+                return found;
+            }
+        }
         self.matcher.search(text)
     }
 
@@ -364,6 +397,16 @@ impl Filter {
         }
         if !errors.is_empty() {
             return Err(errors);
+        }
+        let (mut prefregex, mut failregex, mut ignoreregex) = (prefregex, failregex, ignoreregex);
+        if maxlines == 1 {
+            for r in prefregex
+                .iter_mut()
+                .chain(failregex.iter_mut())
+                .chain(ignoreregex.iter_mut())
+            {
+                r.enable_jit_captures(false);
+            }
         }
         let prefilter = if maxlines == 1 {
             // The ignoreregexes that run before the failregexes can mark a line too.

@@ -260,7 +260,11 @@ fn anchored_at_start(pattern: &str) -> bool {
 /// line from every position (`(?=.*\bword\b)`) takes time quadratic in the line's length.
 /// A search that reaches the limit is abandoned: no match.
 pub(crate) fn limited_pattern(pattern: &str) -> String {
-    let limits = format!("(*LIMIT_MATCH={PCRE2_MATCH_LIMIT})(*LIMIT_DEPTH={PCRE2_DEPTH_LIMIT})");
+    limited_pattern_with(pattern, PCRE2_MATCH_LIMIT)
+}
+
+fn limited_pattern_with(pattern: &str, match_limit: u32) -> String {
+    let limits = format!("(*LIMIT_MATCH={match_limit})(*LIMIT_DEPTH={PCRE2_DEPTH_LIMIT})");
     if anchored_at_start(pattern) {
         format!("{limits}{pattern}")
     } else {
@@ -271,7 +275,12 @@ pub(crate) fn limited_pattern(pattern: &str) -> String {
 impl Pcre2Matcher {
     /// Compile a pattern already in PCRE2 syntax (UTF, UCP, JIT when available, match limit).
     pub fn build(pattern: &str) -> Result<Self, CompileError> {
-        let limited = limited_pattern(pattern);
+        Self::build_limited(pattern, PCRE2_MATCH_LIMIT)
+    }
+
+    /// [`Self::build`] with another match limit.
+    pub fn build_limited(pattern: &str, match_limit: u32) -> Result<Self, CompileError> {
+        let limited = limited_pattern_with(pattern, match_limit);
         let regex = pcre2::bytes::RegexBuilder::new()
             .utf(true)
             .ucp(true)
@@ -294,6 +303,31 @@ impl Pcre2Matcher {
     /// How many searches were abandoned (match limit reached).
     pub fn abandoned_searches(&self) -> u64 {
         self.errors.load(Ordering::Relaxed)
+    }
+}
+
+/// A PCRE2 search gave up at its match limit: no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Abandoned;
+
+impl Pcre2Matcher {
+    /// Search `text`; `Err` when the search was abandoned (the match limit was reached).
+    pub fn try_search(&self, text: &str) -> Result<Option<Captures>, Abandoned> {
+        let pooled = self.locations.lock().ok().and_then(|mut p| p.pop());
+        let mut locs = pooled.unwrap_or_else(|| self.regex.capture_locations());
+        let result = match self.regex.captures_read(&mut locs, text.as_bytes()) {
+            Ok(Some(_)) => Ok(Some(Captures {
+                spans: (0..locs.len()).map(|i| locs.get(i)).collect(),
+            })),
+            Ok(None) => Ok(None),
+            Err(_) => Err(Abandoned),
+        };
+        if let Ok(mut pool) = self.locations.lock() {
+            if pool.len() < 8 {
+                pool.push(locs);
+            }
+        }
+        result
     }
 }
 

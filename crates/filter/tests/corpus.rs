@@ -143,3 +143,49 @@ fn date_cases_agree_with_python() {
         assert_eq!(agreed, rows, "{rows} rows ran, {agreed} agreed");
     }
 }
+
+/// The PCRE2 JIT copies single-line filters use for capture groups
+/// (`CompiledRegex::enable_jit_captures`) give Python's answers too, on every whole-text row
+/// of a regex the `regex` crate runs.
+#[test]
+fn jit_copies_agree_with_python() {
+    use warden_filter::dialect::{translate, Dialect};
+    use warden_filter::matcher::Pcre2Matcher;
+    let Some(path) = corpus_file("match_cases.jsonl") else {
+        return;
+    };
+    let text = std::fs::read_to_string(&path).expect("corpus readable");
+    let mut cache: HashMap<(String, bool), Option<AnyMatcher>> = HashMap::new();
+    let (mut rows, mut agreed) = (0, 0);
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let row: Value = serde_json::from_str(line).expect("corpus row is JSON");
+        if row["args"].as_array().is_some_and(|a| !a.is_empty()) {
+            continue;
+        }
+        let regex = row["regex"].as_str().expect("regex").to_string();
+        let multiline = row["multiline"].as_bool().unwrap_or(false);
+        let input = row["input"].as_str().expect("input");
+        let copy = cache.entry((regex.clone(), multiline)).or_insert_with(|| {
+            let m = compile(&regex, multiline).ok()?;
+            if m.engine() != warden_filter::Engine::Regex {
+                return None;
+            }
+            let t = translate(&regex, Dialect::Pcre2, multiline).ok()?;
+            let jit = Pcre2Matcher::build_limited(&t.pattern, 100_000).ok()?;
+            (jit.group_names() == m.group_names()).then_some(AnyMatcher::Pcre2(jit))
+        });
+        let Some(copy) = copy else { continue };
+        rows += 1;
+        let ours = answer(copy, input, &[]);
+        if agrees(&row["py"], &ours) {
+            agreed += 1;
+        } else {
+            println!(
+                "JIT MISMATCH id {}: regex {regex:?} input {input:?}",
+                row["id"]
+            );
+        }
+    }
+    println!("JIT copies: {rows} rows ran, {agreed} agreed");
+    assert_eq!(agreed, rows);
+}

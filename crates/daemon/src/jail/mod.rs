@@ -323,8 +323,10 @@ impl Jail {
                     };
                     match input {
                         FilterInput::Lines(batch) => {
+                            // One clock reading per batch (a few milliseconds of work): lines of
+                            // the same second then share one date conversion.
+                            let t = now();
                             for line in &batch.lines {
-                                let t = now();
                                 let result = filter.process_line(line, t);
                                 for failure in result.failures {
                                     jail.on_failure(failure, t, &mut found);
@@ -336,8 +338,8 @@ impl Jail {
                         // Journal entries carry their time: no date detection (Fail2Ban's
                         // systemd backend does the same).
                         FilterInput::Journal(batch) => {
+                            let t = now();
                             for entry in &batch.entries {
-                                let t = now();
                                 let result = filter.process_entry(&entry.line, entry.time, t);
                                 for failure in result.failures {
                                     jail.on_failure(failure, t, &mut found);
