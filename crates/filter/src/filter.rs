@@ -178,9 +178,13 @@ impl CompiledRegex {
     }
 }
 
-/// One buffered line split around its date.
+/// One buffered line split around its date. Shared, not copied, between the buffer, the
+/// matches of a failure and the multi-line store.
 #[derive(Debug, Clone, PartialEq)]
-struct SplitLine {
+struct SplitLine(std::sync::Arc<LineParts>);
+
+#[derive(Debug, PartialEq)]
+struct LineParts {
     before: String,
     date: String,
     after: String,
@@ -189,7 +193,23 @@ struct SplitLine {
     original: String,
 }
 
+impl std::ops::Deref for SplitLine {
+    type Target = LineParts;
+    fn deref(&self) -> &LineParts {
+        &self.0
+    }
+}
+
 impl SplitLine {
+    fn new(before: String, date: String, after: String, original: String) -> Self {
+        SplitLine(std::sync::Arc::new(LineParts {
+            before,
+            date,
+            after,
+            original,
+        }))
+    }
+
     fn text(&self) -> String {
         let mut s = String::with_capacity(self.before.len() + self.after.len());
         s.push_str(&self.before);
@@ -503,12 +523,12 @@ impl Filter {
     pub fn process_entry(&mut self, line: &str, time: f64, now: f64) -> LineResult {
         self.last_date = Some(time);
         self.last_date_text.clear();
-        let split = SplitLine {
-            before: String::new(),
-            date: String::new(),
-            after: line.to_string(),
-            original: line.to_string(),
-        };
+        let split = SplitLine::new(
+            String::new(),
+            String::new(),
+            line.to_string(),
+            line.to_string(),
+        );
         let found = self.find_failures(split, time, now);
         found.into_result(Some(time))
     }
@@ -593,24 +613,24 @@ impl Filter {
     /// The line split around its date as [`Self::split_date`] found it.
     fn split_line(&self, line: &str, cut: DateCut) -> SplitLine {
         match cut {
-            DateCut::Span(s, e) => SplitLine {
-                before: line[..s].to_string(),
-                date: line[s..e].to_string(),
-                after: line[e..].to_string(),
-                original: line.to_string(),
-            },
+            DateCut::Span(s, e) => SplitLine::new(
+                line[..s].to_string(),
+                line[s..e].to_string(),
+                line[e..].to_string(),
+                line.to_string(),
+            ),
             DateCut::Whole { last_date_text } => {
                 let date = if last_date_text {
                     self.last_date_text.as_str()
                 } else {
                     ""
                 };
-                SplitLine {
-                    before: String::new(),
-                    date: date.to_string(),
-                    after: line.to_string(),
-                    original: format!("{date}{line}"),
-                }
+                SplitLine::new(
+                    String::new(),
+                    date.to_string(),
+                    line.to_string(),
+                    format!("{date}{line}"),
+                )
             }
         }
     }
@@ -674,12 +694,12 @@ impl Filter {
                 .position(|(n, _)| n == "content")
                 .map(|i| pre_groups.remove(i).1);
             if let Some(Some(c)) = content.filter(|c| c.as_deref().is_some_and(|c| !c.is_empty())) {
-                self.buffer = vec![SplitLine {
-                    before: String::new(),
-                    date: String::new(),
-                    after: c,
-                    original: String::new(),
-                }];
+                self.buffer = vec![SplitLine::new(
+                    String::new(),
+                    String::new(),
+                    c,
+                    String::new(),
+                )];
                 current = None;
             }
         }
@@ -767,7 +787,7 @@ impl Filter {
                 .matches
                 .unwrap_or_default()
                 .into_iter()
-                .map(|l| l.original)
+                .map(|l| l.original.clone())
                 .collect();
             found.failures.push(Failure {
                 host,
