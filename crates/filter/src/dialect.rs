@@ -758,6 +758,22 @@ mod tests {
     }
 
     #[test]
+    fn loose_translation_relaxes_what_the_regex_crate_cannot_run() {
+        let loose = |s: &str| translate_loose(s, false).unwrap();
+        assert_eq!(loose(r"a(?=b)c"), r"a(?:b)?c");
+        assert_eq!(loose(r"(?<!x)y"), r"(?:x)?y");
+        assert_eq!(loose(r"(a)\1"), r"(a)(?s:.*)");
+        assert_eq!(loose(r"(?P<n>a)(?P=n)"), r"(?P<n>a)(?s:.*)");
+        assert_eq!(loose(r"(?P<c>a)?(?(c)b|d)"), r"(?P<c>a)?(?:b|d)?");
+        assert_eq!(loose(r"a*+b"), r"a*b");
+        // Everything else is translated as for the regex crate.
+        assert_eq!(loose(r"^x\Z"), rust(r"^x\Z"));
+        for p in [r"a(?=b)c", r"(a)\1", r"(?P<c>a)?(?(c)b|d)", r"a*+b"] {
+            assert!(regex::Regex::new(&loose(p)).is_ok(), "{p}");
+        }
+    }
+
+    #[test]
     fn features_are_detected() {
         let t = translate(r"(?P<a>x)(?P=a)", Dialect::Pcre2, false).unwrap();
         assert!(t.features.backreference);

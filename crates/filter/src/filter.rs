@@ -466,6 +466,12 @@ impl Filter {
         self.check_all_regex = on;
     }
 
+    /// The prefilter ruling out lines no failregex can match, when the filter has one
+    /// (single-line filters whose every failregex requires some literal text).
+    pub fn prefilter(&self) -> Option<&Prefilter> {
+        self.prefilter.as_ref()
+    }
+
     /// The compiled `prefregex`.
     pub fn prefregex(&self) -> Option<&CompiledRegex> {
         self.prefregex.as_ref()
@@ -1050,6 +1056,32 @@ mod tests {
                 ("logtimezone", 0)
             ]
         );
+    }
+
+    #[test]
+    fn prefilter_skips_only_lines_no_failregex_can_match() {
+        let mut f = filter(&[
+            r"^Failed \S+ for \S+ from <HOST>",
+            r"^Invalid user \S+ from <HOST>",
+        ]);
+        assert_eq!(f.prefilter().map(|p| p.literals()), Some(2));
+        let r = f.process_line("Failed password for bob from 192.0.2.7", 0.0);
+        assert_eq!(r.failures.len(), 1);
+        assert_eq!(r.failures[0].regex_index, 0);
+        let r = f.process_line("Invalid user eve from 192.0.2.8", 0.0);
+        assert_eq!(r.failures[0].regex_index, 1);
+        assert!(f
+            .process_line("Accepted password for bob from 192.0.2.7", 0.0)
+            .failures
+            .is_empty());
+        // A regex without required text (or a multi-line filter) means no prefilter at all.
+        assert!(filter(&[r"^\S+ <HOST>"]).prefilter().is_none());
+        let spec = FilterSpec {
+            failregex: vec![r"^Failed from <HOST>".into()],
+            maxlines: 2,
+            ..Default::default()
+        };
+        assert!(Filter::new(&spec).unwrap().prefilter().is_none());
     }
 
     #[test]
