@@ -29,7 +29,14 @@ const FAILURE_ID_GROUPS: [&str; 5] = ["fid", "ip4", "ip6", "dns", "mlfid"];
 pub struct CompiledRegex {
     source: String,
     expanded: String,
-    matcher: AnyMatcher,
+    /// Python's `re.MULTILINE`, to compile the matcher again.
+    multiline: bool,
+    /// The matcher; given up once a JIT copy answers the searches (see
+    /// [`CompiledRegex::enable_jit_captures`]) and compiled again if one is needed.
+    matcher: std::sync::OnceLock<AnyMatcher>,
+    engine: Engine,
+    translated: String,
+    names: Vec<Option<String>>,
     /// `alt_NAME[_N]` groups and the group they stand in for, sorted.
     alternates: Vec<(String, String)>,
     /// A PCRE2 JIT copy for capture groups (see [`CompiledRegex::enable_jit_captures`]).
@@ -67,8 +74,8 @@ impl CompiledRegex {
         }
         let matcher = matcher::compile(&expanded, multiline)
             .map_err(|e| format!("Unable to compile regular expression '{expanded}': {e}"))?;
-        let mut alternates: Vec<(String, String)> = matcher
-            .group_names()
+        let names = matcher.group_names().to_vec();
+        let mut alternates: Vec<(String, String)> = names
             .iter()
             .flatten()
             .filter_map(|g| Some((g.clone(), alternate_target(g)?)))
@@ -77,7 +84,11 @@ impl CompiledRegex {
         Ok(CompiledRegex {
             source: regex.to_string(),
             expanded,
-            matcher,
+            multiline,
+            engine: matcher.engine(),
+            translated: matcher.pattern().to_string(),
+            names,
+            matcher: std::sync::OnceLock::from(matcher),
             alternates,
             jit: None,
         })
@@ -89,18 +100,26 @@ impl CompiledRegex {
     /// translation to PCRE2 is exact for Fail2Ban's dialect (the corpus checks both engines),
     /// and the copy is kept only if it has the same groups. A search the copy abandons at its
     /// (low) match limit is answered by the `regex` crate, whose time stays linear.
-    pub fn enable_jit_captures(&mut self, multiline: bool) {
-        if self.matcher.engine() != Engine::Regex {
+    ///
+    /// The `regex` crate's compiled form (several hundred kB for a regex with Unicode classes)
+    /// is then given up, and compiled again only when a search needs it.
+    pub fn enable_jit_captures(&mut self) {
+        if self.engine != Engine::Regex {
             return;
         }
-        let Ok(t) =
-            crate::dialect::translate(&self.expanded, crate::dialect::Dialect::Pcre2, multiline)
-        else {
+        let Ok(t) = crate::dialect::translate(
+            &self.expanded,
+            crate::dialect::Dialect::Pcre2,
+            self.multiline,
+        ) else {
             return;
         };
         self.jit = Pcre2Matcher::build_limited(&t.pattern, JIT_COPY_MATCH_LIMIT)
             .ok()
-            .filter(|j| j.group_names() == self.matcher.group_names());
+            .filter(|j| j.group_names() == self.names);
+        if self.jit.is_some() {
+            self.matcher.take();
+        }
     }
 
     /// The regex as written.
@@ -115,17 +134,31 @@ impl CompiledRegex {
 
     /// As handed to the engine.
     pub fn translated(&self) -> &str {
-        self.matcher.pattern()
+        &self.translated
     }
 
     /// The engine running it.
     pub fn engine(&self) -> Engine {
-        self.matcher.engine()
+        self.engine
     }
 
     /// The compiled matcher.
     pub fn matcher(&self) -> &AnyMatcher {
-        &self.matcher
+        self.matcher.get_or_init(|| {
+            // It compiled when the regex was built; the same input compiles the same way.
+            matcher::compile(&self.expanded, self.multiline)
+                .expect("a regex that compiled once compiles again")
+        })
+    }
+
+    /// Capture group names by index (`None` for unnamed groups).
+    pub fn group_names(&self) -> &[Option<String>] {
+        &self.names
+    }
+
+    /// Index of the group named `name`.
+    pub fn group_index(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n.as_deref() == Some(name))
     }
 
     /// Search `text`.
@@ -135,24 +168,23 @@ impl CompiledRegex {
                 return found;
             }
         }
-        self.matcher.search(text)
+        self.matcher().search(text)
     }
 
     /// Does `text` match? (No groups: the fastest form of the search.)
     pub fn is_match(&self, text: &str) -> bool {
-        self.matcher.is_match(text)
+        self.matcher().is_match(text)
     }
 
     fn has_group(&self, name: &str) -> bool {
-        self.matcher.group_index(name).is_some()
+        self.group_index(name).is_some()
     }
 
     /// Named groups of a match, in group order (`None` for groups that did not take part),
     /// with `alt_*` groups filling their empty targets.
     pub fn group_dict(&self, text: &str, caps: &Captures) -> Vec<(String, Option<String>)> {
         let mut groups: Vec<(String, Option<String>)> = self
-            .matcher
-            .group_names()
+            .names
             .iter()
             .enumerate()
             .filter_map(|(i, n)| {
@@ -262,7 +294,7 @@ fn split_matched(
     let mut matched: Vec<SplitLine> = org[lc1..lc2.max(lc1)].to_vec();
     let mut unmatched: Vec<SplitLine> = org[..lc1].to_vec();
     let mut skipped = String::new();
-    for (i, name) in regex.matcher.group_names().iter().enumerate() {
+    for (i, name) in regex.names.iter().enumerate() {
         if name.as_deref().is_some_and(|n| n.starts_with("skiplines")) {
             if let Some((s, e)) = caps.get(i) {
                 skipped.push_str(&buf[s..e]);
@@ -425,7 +457,7 @@ impl Filter {
                 .chain(failregex.iter_mut())
                 .chain(ignoreregex.iter_mut())
             {
-                r.enable_jit_captures(false);
+                r.enable_jit_captures();
             }
         }
         let prefilter = if maxlines == 1 {

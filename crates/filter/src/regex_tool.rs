@@ -33,7 +33,7 @@ use crate::date::convert::{parse_zone, TimeError};
 use crate::date::{DateDetector, DateMatch};
 use crate::dialect::{self, Dialect};
 use crate::filter::CompiledRegex;
-use crate::matcher::{Captures, Engine, Matcher};
+use crate::matcher::{Captures, Engine};
 use crate::multiline::{FailData, MlfidCache};
 use crate::prefilter::Prefilter;
 use crate::{Filter, FilterError, FilterSpec, UseDns};
@@ -210,7 +210,7 @@ impl Jit {
             .max_jit_stack_size(Some(8 << 20))
             .build(&limited)
             .ok()?;
-        if regex.capture_names() != r.matcher().group_names() {
+        if regex.capture_names() != r.group_names() {
             return None;
         }
         let locs = regex.capture_locations();
@@ -235,7 +235,7 @@ fn alternate_target(group: &str) -> Option<String> {
 
 impl Searcher {
     fn new(r: &CompiledRegex, single_line: bool) -> Searcher {
-        let names = r.matcher().group_names().to_vec();
+        let names = r.group_names().to_vec();
         let mut alternates: Vec<(String, String)> = names
             .iter()
             .flatten()
@@ -842,9 +842,7 @@ impl RegexTool {
                 })
                 .collect(),
             ignoreregex: searchers(filter.ignoreregexes()),
-            content_group: filter
-                .prefregex()
-                .and_then(|r| r.matcher().group_index("content")),
+            content_group: filter.prefregex().and_then(|r| r.group_index("content")),
         });
         let finisher = Finisher {
             // Single-line path: only for the names of its groups.
@@ -1050,7 +1048,7 @@ impl Finisher {
             content_span = self
                 .filter
                 .prefregex()
-                .and_then(|r| r.matcher().group_index("content"))
+                .and_then(|r| r.group_index("content"))
                 .and_then(|i| p.pref_spans.get(i).copied().flatten())
                 .filter(|(s, e)| s < e);
         }
