@@ -1,5 +1,6 @@
 //! Arbitrary text as a Fail2Ban (Python `re`) regex: tag expansion, translation to both
-//! dialects, compilation and a few searches. Every step must return, never panic; a bad
+//! dialects, compilation and a few searches, and the prefilter's required literals (a line a
+//! regex matches holds one of them). Every step must return, never panic; a bad
 //! pattern is an `Err`.
 //!
 //! Input: byte 0 picks `usedns` and `multiline`, the rest is the regex (lossy UTF-8).
@@ -8,6 +9,7 @@
 use libfuzzer_sys::fuzz_target;
 use warden_filter::dialect::{translate, Dialect};
 use warden_filter::matcher::{compile, Matcher};
+use warden_filter::prefilter::required_literals;
 use warden_filter::tags::expand_tags;
 use warden_filter::{CompiledRegex, UseDns};
 
@@ -43,10 +45,22 @@ fuzz_target!(|data: &[u8]| {
         );
     }
 
-    // Straight to the engines.
+    // Straight to the engines. Whatever matches must hold one of the literals the
+    // prefilter requires of the regex (its analysis must be sound).
+    let required = required_literals(&expanded, multiline);
     if let Ok(m) = compile(&expanded, multiline) {
         for line in LINES.iter().copied().chain([&*regex]) {
-            check_captures(line, m.search(line).map(|c| c.span()));
+            let span = m.search(line).map(|c| c.span());
+            check_captures(line, span);
+            if let (Some(_), Some(lits)) = (span, &required) {
+                assert!(
+                    lits.iter().any(|l| line
+                        .as_bytes()
+                        .windows(l.len().max(1))
+                        .any(|w| w == l.as_slice())),
+                    "{expanded:?} matched {line:?} without any of its required literals {lits:?}"
+                );
+            }
         }
     }
 
