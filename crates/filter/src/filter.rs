@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::date::convert::{parse_zone, TimeError};
-use crate::date::DateDetector;
+use crate::date::{DateDetector, TimeCache};
 use crate::matcher::{self, AnyMatcher, Captures, Engine, Matcher, Pcre2Matcher};
 use crate::multiline::{FailData, MlfidCache};
 use crate::prefilter::Prefilter;
@@ -50,7 +50,7 @@ const JIT_COPY_MATCH_LIMIT: u32 = 100_000;
 
 /// `alt_user_1` → `user` (and `alt_id` → `fid`): a group that fills another one when that
 /// one is empty (Fail2Ban's `<F-ALT_USER>` tags).
-fn alternate_target(group: &str) -> Option<String> {
+pub(crate) fn alternate_target(group: &str) -> Option<String> {
     let rest = group.strip_prefix("alt_")?;
     if rest.is_empty() {
         return None;
@@ -75,12 +75,7 @@ impl CompiledRegex {
         let matcher = matcher::compile(&expanded, multiline)
             .map_err(|e| format!("Unable to compile regular expression '{expanded}': {e}"))?;
         let names = matcher.group_names().to_vec();
-        let mut alternates: Vec<(String, String)> = names
-            .iter()
-            .flatten()
-            .filter_map(|g| Some((g.clone(), alternate_target(g)?)))
-            .collect();
-        alternates.sort();
+        let alternates = alternates_of(&names);
         Ok(CompiledRegex {
             source: regex.to_string(),
             expanded,
@@ -183,31 +178,49 @@ impl CompiledRegex {
     /// Named groups of a match, in group order (`None` for groups that did not take part),
     /// with `alt_*` groups filling their empty targets.
     pub fn group_dict(&self, text: &str, caps: &Captures) -> Vec<(String, Option<String>)> {
-        let mut groups: Vec<(String, Option<String>)> = self
-            .names
-            .iter()
-            .enumerate()
-            .filter_map(|(i, n)| {
-                let n = n.as_ref()?;
-                Some((n.clone(), caps.get(i).map(|(s, e)| text[s..e].to_string())))
-            })
-            .collect();
-        for (alt, target) in &self.alternates {
-            let value = groups
-                .iter()
-                .find(|(n, _)| n == alt)
-                .and_then(|(_, v)| v.clone());
-            let Some(value) = value.filter(|v| !v.is_empty()) else {
-                continue;
-            };
-            match groups.iter_mut().find(|(n, _)| n == target) {
-                Some((_, v)) if v.as_deref().is_some_and(|v| !v.is_empty()) => {}
-                Some((_, v)) => *v = Some(value),
-                None => groups.push((target.clone(), Some(value))),
-            }
-        }
-        groups
+        named_groups(&self.names, &self.alternates, text, |i| caps.get(i))
     }
+}
+
+/// The `alt_NAME[_N]` groups among `names` and the group each fills, sorted.
+pub(crate) fn alternates_of(names: &[Option<String>]) -> Vec<(String, String)> {
+    let mut alternates: Vec<(String, String)> = names
+        .iter()
+        .flatten()
+        .filter_map(|g| Some((g.clone(), alternate_target(g)?)))
+        .collect();
+    alternates.sort();
+    alternates
+}
+
+/// Named groups of a match (`None`: did not take part), `alt_*` groups filling their empty
+/// targets, as Fail2Ban's `getGroups`; `get` gives a group's span by index.
+pub(crate) fn named_groups(
+    names: &[Option<String>],
+    alternates: &[(String, String)],
+    text: &str,
+    get: impl Fn(usize) -> Option<(usize, usize)>,
+) -> Vec<(String, Option<String>)> {
+    let mut groups: Vec<(String, Option<String>)> = names
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| Some((n.clone()?, get(i).map(|(s, e)| text[s..e].to_string()))))
+        .collect();
+    for (alt, target) in alternates {
+        let value = groups
+            .iter()
+            .find(|(n, _)| n == alt)
+            .and_then(|(_, v)| v.clone());
+        let Some(value) = value.filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        match groups.iter_mut().find(|(n, _)| n == target) {
+            Some((_, v)) if v.as_deref().is_some_and(|v| !v.is_empty()) => {}
+            Some((_, v)) => *v = Some(value),
+            None => groups.push((target.clone(), Some(value))),
+        }
+    }
+    groups
 }
 
 /// One buffered line split around its date. Shared, not copied, between the buffer, the
@@ -272,11 +285,32 @@ fn split_matched(
     caps: &Captures,
     org: &[SplitLine],
 ) -> (Vec<SplitLine>, Vec<SplitLine>) {
+    split_matched_lines(
+        buf,
+        caps.span(),
+        &regex.names,
+        |i| caps.get(i),
+        org,
+        |l, t| l.text() == t,
+    )
+}
+
+/// [`split_matched`] for any kind of buffered line: `span` is the match in `buf` (the
+/// buffered lines without their dates, joined by `\n`), `get` a group's span by index among
+/// `names`, `same_text` whether a line without its date reads as the given text.
+pub(crate) fn split_matched_lines<L: Clone>(
+    buf: &str,
+    span: (usize, usize),
+    names: &[Option<String>],
+    get: impl Fn(usize) -> Option<(usize, usize)>,
+    org: &[L],
+    same_text: impl Fn(&L, &str) -> bool,
+) -> (Vec<L>, Vec<L>) {
     if org.len() <= 1 {
         return (org.to_vec(), Vec::new());
     }
     let b = buf.as_bytes();
-    let (start, end) = caps.span();
+    let (start, end) = span;
     let line_start = b[..(start + 1).min(b.len())]
         .iter()
         .rposition(|&c| c == b'\n')
@@ -291,12 +325,12 @@ fn split_matched(
         count(line_start).min(org.len()),
         count(line_end).min(org.len()),
     );
-    let mut matched: Vec<SplitLine> = org[lc1..lc2.max(lc1)].to_vec();
-    let mut unmatched: Vec<SplitLine> = org[..lc1].to_vec();
+    let mut matched: Vec<L> = org[lc1..lc2.max(lc1)].to_vec();
+    let mut unmatched: Vec<L> = org[..lc1].to_vec();
     let mut skipped = String::new();
-    for (i, name) in regex.names.iter().enumerate() {
+    for (i, name) in names.iter().enumerate() {
         if name.as_deref().is_some_and(|n| n.starts_with("skiplines")) {
-            if let Some((s, e)) = caps.get(i) {
+            if let Some((s, e)) = get(i) {
                 skipped.push_str(&buf[s..e]);
             }
         }
@@ -305,7 +339,7 @@ fn split_matched(
     for skipped_line in skipped.lines() {
         if let Some(m) = matched[n.min(matched.len())..]
             .iter()
-            .position(|l| l.text() == skipped_line)
+            .position(|l| same_text(l, skipped_line))
         {
             unmatched.push(matched.remove(n + m));
             n += m;
@@ -335,8 +369,8 @@ pub struct Filter {
     /// Scratch: the text a line's regexes see, and which failregexes may match it.
     scratch: String,
     candidates: Vec<bool>,
-    /// The last date converted: (template, date text, `now`) → time.
-    date_cache: Option<(usize, String, f64, f64)>,
+    /// Conversions of recent dates.
+    time_cache: TimeCache,
 }
 
 /// Where a line's date is, as [`Filter::split_date`] decided.
@@ -486,7 +520,7 @@ impl Filter {
             prefilter,
             scratch: String::new(),
             candidates: Vec::new(),
-            date_cache: None,
+            time_cache: TimeCache::default(),
         })
     }
 
@@ -586,7 +620,7 @@ impl Filter {
             if let Some((s, e)) = m.date_span() {
                 cut = DateCut::Span(s, e);
                 if s < e {
-                    match self.date_time(line, &m, now) {
+                    match self.time_cache.time(&self.dates, line, &m, now) {
                         Ok(t) => {
                             date = Some(t);
                             line_time = Some(t);
@@ -617,35 +651,6 @@ impl Filter {
             }
         }
         Some((cut, date, line_time))
-    }
-
-    /// Convert the date `m` found in `line`, reusing the last conversion when the same
-    /// template matched the same text at the same `now` (consecutive lines often carry the
-    /// same timestamp).
-    fn date_time(
-        &mut self,
-        line: &str,
-        m: &crate::date::DateMatch,
-        now: f64,
-    ) -> Result<f64, TimeError> {
-        let (ms, me) = m.captures.span();
-        let key = &line[ms..me];
-        let template = std::sync::Arc::as_ptr(&m.template) as usize;
-        if let Some((t, text, at, time)) = &self.date_cache {
-            if *t == template && *at == now && text == key {
-                return Ok(*time);
-            }
-        }
-        let time = self.dates.time(line, m, now)?;
-        let cache = self
-            .date_cache
-            .get_or_insert_with(|| (0, String::new(), 0.0, 0.0));
-        cache.0 = template;
-        cache.1.clear();
-        cache.1.push_str(key);
-        cache.2 = now;
-        cache.3 = time;
-        Ok(time)
     }
 
     /// The line split around its date as [`Self::split_date`] found it.

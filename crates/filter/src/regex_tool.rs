@@ -30,9 +30,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::date::convert::{parse_zone, TimeError};
-use crate::date::{DateDetector, DateMatch};
+use crate::date::{DateDetector, TimeCache};
 use crate::dialect::{self, Dialect};
-use crate::filter::CompiledRegex;
+use crate::filter::{alternates_of, named_groups, split_matched_lines, CompiledRegex};
 use crate::matcher::{Captures, Engine};
 use crate::multiline::{FailData, MlfidCache};
 use crate::prefilter::Prefilter;
@@ -218,30 +218,10 @@ impl Jit {
     }
 }
 
-/// `alt_user_1` → `user`, `alt_id` → `fid` (Fail2Ban's `<F-ALT_*>` groups).
-fn alternate_target(group: &str) -> Option<String> {
-    let rest = group.strip_prefix("alt_")?;
-    if rest.is_empty() {
-        return None;
-    }
-    let base = match rest.rfind('_') {
-        Some(i) if i + 1 < rest.len() && rest[i + 1..].bytes().all(|b| b.is_ascii_digit()) => {
-            &rest[..i]
-        }
-        _ => rest,
-    };
-    Some(crate::tags::custom_group_name(base))
-}
-
 impl Searcher {
     fn new(r: &CompiledRegex, single_line: bool) -> Searcher {
         let names = r.group_names().to_vec();
-        let mut alternates: Vec<(String, String)> = names
-            .iter()
-            .flatten()
-            .filter_map(|g| Some((g.clone(), alternate_target(g)?)))
-            .collect();
-        alternates.sort();
+        let alternates = alternates_of(&names);
         Searcher {
             jit: if single_line { Jit::new(r) } else { None },
             caps: None,
@@ -275,10 +255,19 @@ impl Searcher {
 
     /// The groups of the last match limited as [`Self::restrict`] said (all without it).
     fn restricted_dict(&self, text: &str) -> Vec<(String, Option<String>)> {
+        self.restricted_dict_with(text, |i| self.get(i))
+    }
+
+    /// [`Self::restricted_dict`] of a match whose group spans `get` gives.
+    fn restricted_dict_with(
+        &self,
+        text: &str,
+        get: impl Fn(usize) -> Option<(usize, usize)>,
+    ) -> Vec<(String, Option<String>)> {
         let Some((names, alternates)) = &self.restricted else {
-            return self.group_dict(text);
+            return named_groups(&self.names, &self.alternates, text, get);
         };
-        let mut groups = group_dict(names, alternates, text, |i| self.get(i));
+        let mut groups = named_groups(names, alternates, text, get);
         if !alternates.is_empty() {
             groups.retain(|(n, _)| !alternates.iter().any(|(alt, _)| alt == n));
         }
@@ -316,7 +305,7 @@ impl Searcher {
 
     /// Named groups of the last match (see [`group_dict`]).
     fn group_dict(&self, text: &str) -> Vec<(String, Option<String>)> {
-        group_dict(&self.names, &self.alternates, text, |i| self.get(i))
+        named_groups(&self.names, &self.alternates, text, |i| self.get(i))
     }
 
     /// The spans of every group of the last match.
@@ -324,17 +313,6 @@ impl Searcher {
         out.clear();
         out.extend((0..self.names.len()).map(|i| self.get(i)));
     }
-}
-
-/// Named groups of a match (`None`: did not take part), `alt_*` groups filling their empty
-/// targets, as Fail2Ban's `getGroups`.
-fn group_dict(
-    names: &[Option<String>],
-    alternates: &[(String, String)],
-    text: &str,
-    get: impl Fn(usize) -> Option<(usize, usize)>,
-) -> Vec<(String, Option<String>)> {
-    group_dict_keep(names, alternates, text, get, None)
 }
 
 /// The groups a match's bookkeeping reads when its details are not asked for: the
@@ -350,50 +328,6 @@ const SUMMARY_GROUPS: [&str; 9] = [
     "dns",
     "fid",
 ];
-
-/// [`group_dict`] limited to the groups named in `keep` (all with `None`).
-fn group_dict_keep(
-    names: &[Option<String>],
-    alternates: &[(String, String)],
-    text: &str,
-    get: impl Fn(usize) -> Option<(usize, usize)>,
-    keep: Option<&[&str]>,
-) -> Vec<(String, Option<String>)> {
-    let kept = |n: &str| {
-        keep.is_none_or(|k| {
-            k.contains(&n)
-                || alternates
-                    .iter()
-                    .any(|(alt, target)| alt == n && k.contains(&target.as_str()))
-        })
-    };
-    let mut groups: Vec<(String, Option<String>)> = names
-        .iter()
-        .enumerate()
-        .filter_map(|(i, n)| {
-            let n = n.as_deref().filter(|n| kept(n))?;
-            Some((n.to_string(), get(i).map(|(s, e)| text[s..e].to_string())))
-        })
-        .collect();
-    for (alt, target) in alternates {
-        let value = groups
-            .iter()
-            .find(|(n, _)| n == alt)
-            .and_then(|(_, v)| v.clone());
-        let Some(value) = value.filter(|v| !v.is_empty()) else {
-            continue;
-        };
-        match groups.iter_mut().find(|(n, _)| n == target) {
-            Some((_, v)) if v.as_deref().is_some_and(|v| !v.is_empty()) => {}
-            Some((_, v)) => *v = Some(value),
-            None => groups.push((target.clone(), Some(value))),
-        }
-    }
-    if let Some(k) = keep {
-        groups.retain(|(n, _)| k.contains(&n.as_str()));
-    }
-    groups
-}
 
 /// All failregexes the `regex` crate runs, in one set: one pass over a line tells which of
 /// them can match, so the others are not searched one by one.
@@ -447,47 +381,14 @@ fn split_matched(
     buf: &str,
     org: &[TupleLine],
 ) -> (Vec<TupleLine>, Vec<TupleLine>) {
-    if org.len() <= 1 {
-        return (org.to_vec(), Vec::new());
-    }
-    let b = buf.as_bytes();
-    let (start, end) = searcher.span();
-    let line_start = b[..(start + 1).min(b.len())]
-        .iter()
-        .rposition(|&c| c == b'\n')
-        .map_or(0, |p| p + 1);
-    let from = end.saturating_sub(1);
-    let line_end = b[from..]
-        .iter()
-        .position(|&c| c == b'\n')
-        .map_or(b.len(), |p| from + p + 1);
-    let count = |upto: usize| b[..upto].iter().filter(|&&c| c == b'\n').count();
-    let (lc1, lc2) = (
-        count(line_start).min(org.len()),
-        count(line_end).min(org.len()),
-    );
-    let mut matched: Vec<TupleLine> = org[lc1..lc2.max(lc1)].to_vec();
-    let mut unmatched: Vec<TupleLine> = org[..lc1].to_vec();
-    let mut skipped = String::new();
-    for (i, name) in searcher.names.iter().enumerate() {
-        if name.as_deref().is_some_and(|n| n.starts_with("skiplines")) {
-            if let Some((s, e)) = searcher.get(i) {
-                skipped.push_str(&buf[s..e]);
-            }
-        }
-    }
-    let mut n = 0;
-    for skipped_line in skipped.lines() {
-        if let Some(m) = matched[n.min(matched.len())..]
-            .iter()
-            .position(|l| l.without_date_eq(skipped_line))
-        {
-            unmatched.push(matched.remove(n + m));
-            n += m;
-        }
-    }
-    unmatched.extend_from_slice(&org[lc2.max(lc1)..]);
-    (matched, unmatched)
+    split_matched_lines(
+        buf,
+        searcher.span(),
+        &searcher.names,
+        |i| searcher.get(i),
+        org,
+        |l, t| l.without_date_eq(t),
+    )
 }
 
 fn is_skiplines(name: &str) -> bool {
@@ -501,15 +402,6 @@ enum Next {
     Continue,
     /// Stop trying failregexes on this line.
     Stop,
-}
-
-/// The last date converted: (template, matched text) → time. Consecutive lines often carry
-/// the same timestamp.
-#[derive(Debug, Default)]
-struct DateCache {
-    template: usize,
-    text: String,
-    time: f64,
 }
 
 /// A line after the first stage ([`Preparer`]): cut around its date, and on the
@@ -559,7 +451,7 @@ struct Hit {
 #[derive(Debug)]
 pub struct Preparer {
     dates: DateDetector,
-    date_cache: Option<DateCache>,
+    time_cache: TimeCache,
     last_date: Option<f64>,
     last_date_text: String,
     /// Single-line path: the prefregex, compiled once more for this stage.
@@ -654,7 +546,7 @@ impl Preparer {
             Some((m, (s, e))) => {
                 p.tuple.set(&line[..s], &line[s..e], &line[e..]);
                 if s < e {
-                    match self.date_time(line, m, now) {
+                    match self.time_cache.time(&self.dates, line, m, now) {
                         Ok(t) => {
                             p.date = Some(t);
                             self.last_date = Some(t);
@@ -707,26 +599,6 @@ impl Preparer {
                 staged.search(p);
             }
         }
-    }
-
-    /// Convert the date `m` found in `line`, reusing the last conversion when the same
-    /// template matched the same text.
-    fn date_time(&mut self, line: &str, m: &DateMatch, now: f64) -> Result<f64, TimeError> {
-        let (ms, me) = m.captures.span();
-        let key = &line[ms..me];
-        let template = std::sync::Arc::as_ptr(&m.template) as usize;
-        if let Some(c) = &self.date_cache {
-            if c.template == template && c.text == key {
-                return Ok(c.time);
-            }
-        }
-        let t = self.dates.time(line, m, now)?;
-        let c = self.date_cache.get_or_insert_with(DateCache::default);
-        c.template = template;
-        c.text.clear();
-        c.text.push_str(key);
-        c.time = t;
-        Ok(t)
     }
 
     /// The date detector (templates with their hit counts).
@@ -815,19 +687,11 @@ impl RegexTool {
             }
             _ => None,
         };
-        let prefilter = if single && !options.prefregex_groups {
-            let (fails, ignores) = (filter.failregexes(), filter.ignoreregexes());
-            // The ignoreregexes that run before the failregexes can mark a line too.
-            let early = !ignores.is_empty() && ignores.len() + 2 < fails.len();
-            let patterns = fails
-                .iter()
-                .chain(ignores.iter().filter(|_| early))
-                .map(|r| r.expanded());
-            Prefilter::new(patterns, false)
-                .filter(|f| !(f.has_newline() && filter.prefregex().is_some()))
-        } else {
-            None
-        };
+        // Filter::new built it for the same spec (single-line filters only).
+        let prefilter = filter
+            .prefilter()
+            .filter(|_| !options.prefregex_groups)
+            .cloned();
         let staged = (single && options.check_all).then(|| Staged {
             filter: filter.clone(),
             // Without details, only the groups the bookkeeping reads are extracted.
@@ -846,7 +710,15 @@ impl RegexTool {
         });
         let finisher = Finisher {
             // Single-line path: only for the names of its groups.
-            prefregex: filter.prefregex().map(|r| Searcher::new(r, false)),
+            // Without details, only the groups the bookkeeping reads are extracted.
+            prefregex: filter.prefregex().map(|r| {
+                let s = Searcher::new(r, false);
+                if options.details {
+                    s
+                } else {
+                    s.restrict(&SUMMARY_GROUPS)
+                }
+            }),
             failregex: searchers(filter.failregexes()),
             ignoreregex: searchers(filter.ignoreregexes()),
             fail_set,
@@ -864,7 +736,7 @@ impl RegexTool {
         Ok(RegexTool {
             preparer: Preparer {
                 dates,
-                date_cache: None,
+                time_cache: TimeCache::default(),
                 last_date: None,
                 last_date_text: String::new(),
                 prefregex,
@@ -1042,7 +914,7 @@ impl Finisher {
                 if let Some(searcher) = &self.prefregex {
                     let get = |i: usize| p.pref_spans.get(i).copied().flatten();
                     self.last_prefregex_groups =
-                        group_dict(&searcher.names, &searcher.alternates, &p.text, get);
+                        named_groups(&searcher.names, &searcher.alternates, &p.text, get);
                 }
             }
             content_span = self
@@ -1123,7 +995,7 @@ impl Finisher {
                 if let Some(searcher) = &self.prefregex {
                     let get = |i: usize| p.pref_spans.get(i).copied().flatten();
                     self.last_prefregex_groups =
-                        group_dict(&searcher.names, &searcher.alternates, &p.text, get);
+                        named_groups(&searcher.names, &searcher.alternates, &p.text, get);
                 }
             }
         }
@@ -1164,8 +1036,7 @@ impl Finisher {
             return Vec::new();
         };
         let get = |i: usize| p.pref_spans.get(i).copied().flatten();
-        let keep = (!self.options.details).then_some(&SUMMARY_GROUPS[..]);
-        let mut groups = group_dict_keep(&searcher.names, &searcher.alternates, &p.text, get, keep);
+        let mut groups = searcher.restricted_dict_with(&p.text, get);
         groups.retain(|(n, _)| n != "content");
         groups
     }

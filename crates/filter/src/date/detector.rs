@@ -446,6 +446,44 @@ impl DateDetector {
     }
 }
 
+/// The last date converted: (template, date text, `now`) → time. Consecutive lines often carry
+/// the same timestamp, so most conversions are answered from here.
+#[derive(Debug, Default)]
+pub struct TimeCache {
+    last: Option<(usize, String, f64, f64)>,
+}
+
+impl TimeCache {
+    /// [`DateDetector::time`], reusing the last conversion when the same template matched the
+    /// same text at the same `now`.
+    pub fn time(
+        &mut self,
+        dates: &DateDetector,
+        line: &str,
+        m: &DateMatch,
+        now: f64,
+    ) -> Result<f64, super::convert::TimeError> {
+        let (ms, me) = m.captures.span();
+        let key = &line[ms..me];
+        let template = Arc::as_ptr(&m.template) as usize;
+        if let Some((t, text, at, time)) = &self.last {
+            if *t == template && *at == now && text == key {
+                return Ok(*time);
+            }
+        }
+        let time = dates.time(line, m, now)?;
+        let last = self
+            .last
+            .get_or_insert_with(|| (0, String::new(), 0.0, 0.0));
+        last.0 = template;
+        last.1.clear();
+        last.1.push_str(key);
+        last.2 = now;
+        last.3 = time;
+        Ok(time)
+    }
+}
+
 /// Replace every `{DATE}` (any case, not escaped) in `pre` with `date`.
 fn replace_date_slot(pre: &str, date: &str) -> String {
     let upper = pre.to_ascii_uppercase();

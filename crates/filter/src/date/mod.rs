@@ -10,5 +10,5 @@ pub mod detector;
 pub mod fields;
 pub mod template;
 
-pub use detector::{DateDetector, DateMatch, TemplateSlot, DEFAULT_PATTERNS};
+pub use detector::{DateDetector, DateMatch, TemplateSlot, TimeCache, DEFAULT_PATTERNS};
 pub use template::DateTemplate;
