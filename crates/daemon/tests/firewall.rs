@@ -647,7 +647,26 @@ fn nft_packets_from_banned_hosts_are_blocked() {
 
 /// A set's elements as `nft -j list set` shows them: `addr` or `addr/len`, and the timeout in
 /// seconds (`None`: no timeout).
+///
+/// Right after a large batch the kernel may still be resizing the set's hash table, and a dump
+/// taken meanwhile can show one element twice and leave another out (the daemon's reconcile
+/// takes its dump again for the same reason). So the listing is taken until two dumps in a row
+/// agree and hold no element twice; a set that never settles fails the test.
 fn nft_json_set(table: &str, set: &str) -> Vec<(String, Option<u64>)> {
+    let mut previous: Option<Vec<(String, Option<u64>)>> = None;
+    for _ in 0..20 {
+        let now = nft_json_set_once(table, set);
+        let distinct = now.windows(2).all(|w| w[0].0 != w[1].0);
+        if distinct && previous.as_ref() == Some(&now) {
+            return now;
+        }
+        previous = distinct.then_some(now);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the listing of {table} {set} never settled: {previous:?}");
+}
+
+fn nft_json_set_once(table: &str, set: &str) -> Vec<(String, Option<u64>)> {
     let out = nft_cli(&["-j", "list", "set", "inet", table, set]);
     let v: serde_json::Value = serde_json::from_str(&out).expect("nft -j output");
     let set = v["nftables"]
