@@ -117,6 +117,18 @@ impl CompiledRegex {
         }
     }
 
+    /// The PCRE2 regex searches try first: the JIT copy, or the regex itself when it runs on
+    /// PCRE2. Cloning it shares the compiled code.
+    pub(crate) fn pcre2_regex(&self) -> Option<&pcre2::bytes::Regex> {
+        if let Some(jit) = &self.jit {
+            return Some(jit.regex());
+        }
+        match self.matcher.get() {
+            Some(AnyMatcher::Pcre2(m)) => Some(m.regex()),
+            _ => None,
+        }
+    }
+
     /// The regex as written.
     pub fn source(&self) -> &str {
         &self.source
@@ -168,6 +180,11 @@ impl CompiledRegex {
 
     /// Does `text` match? (No groups: the fastest form of the search.)
     pub fn is_match(&self, text: &str) -> bool {
+        if let Some(jit) = &self.jit {
+            if let Ok(found) = jit.regex().is_match(text.as_bytes()) {
+                return found;
+            }
+        }
         self.matcher().is_match(text)
     }
 

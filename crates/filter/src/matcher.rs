@@ -300,6 +300,11 @@ impl Pcre2Matcher {
         })
     }
 
+    /// The compiled regex (its compiled code is shared by clones).
+    pub(crate) fn regex(&self) -> &pcre2::bytes::Regex {
+        &self.regex
+    }
+
     /// How many searches were abandoned (match limit reached).
     pub fn abandoned_searches(&self) -> u64 {
         self.errors.load(Ordering::Relaxed)

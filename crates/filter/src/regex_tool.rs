@@ -199,8 +199,14 @@ impl std::fmt::Debug for Jit {
 }
 
 impl Jit {
-    /// The PCRE2 copy of single-line regex `r`, if it compiles with the same groups.
+    /// The PCRE2 copy of single-line regex `r`, if it compiles with the same groups: the one
+    /// `r` has already (sharing its compiled code), or a new one.
     fn new(r: &CompiledRegex) -> Option<Jit> {
+        if let Some(regex) = r.pcre2_regex() {
+            let regex = regex.clone();
+            let locs = regex.capture_locations();
+            return Some(Jit { regex, locs });
+        }
         let t = dialect::translate(r.expanded(), Dialect::Pcre2, false).ok()?;
         let limited = crate::matcher::limited_pattern(&t.pattern);
         let regex = pcre2::bytes::RegexBuilder::new()
@@ -454,8 +460,8 @@ pub struct Preparer {
     time_cache: TimeCache,
     last_date: Option<f64>,
     last_date_text: String,
-    /// Single-line path: the prefregex, compiled once more for this stage.
-    prefregex: Option<(CompiledRegex, Searcher)>,
+    /// Single-line path: the filter's prefregex (shared) and this stage's searcher for it.
+    prefregex: Option<(Arc<Filter>, Searcher)>,
     /// Single-line path: rules out lines no failregex (nor an ignoreregex that runs first)
     /// can match.
     prefilter: Option<Prefilter>,
@@ -584,7 +590,8 @@ impl Preparer {
                 }
             }
             let skip = p.skip;
-            p.pref = self.prefregex.as_mut().map(|(r, searcher)| {
+            p.pref = self.prefregex.as_mut().map(|(filter, searcher)| {
+                let r = filter.prefregex().expect("kept only with a prefregex");
                 if skip {
                     return r.is_match(&p.text);
                 }
@@ -666,25 +673,8 @@ impl RegexTool {
         let searchers = |rs: &[CompiledRegex]| -> Vec<Searcher> {
             rs.iter().map(|r| Searcher::new(r, single)).collect()
         };
-        let fail_set = if single && options.check_all {
-            FailSet::new(filter.failregexes())
-        } else {
-            None
-        };
-        let prefregex = match (single, spec.prefregex.as_deref().filter(|p| !p.is_empty())) {
-            (true, Some(p)) => {
-                // Filter::new compiled it already: this cannot fail.
-                let r = CompiledRegex::new(p, spec.usedns, false).map_err(|message| {
-                    vec![FilterError {
-                        option: "prefregex",
-                        index: 0,
-                        regex: p.to_string(),
-                        message,
-                    }]
-                })?;
-                let searcher = Searcher::new(&r, true);
-                Some((r, searcher))
-            }
+        let prefregex = match (single, filter.prefregex()) {
+            (true, Some(r)) => Some((filter.clone(), Searcher::new(r, true))),
             _ => None,
         };
         // Filter::new built it for the same spec (single-line filters only).
@@ -692,6 +682,12 @@ impl RegexTool {
             .prefilter()
             .filter(|_| !options.prefregex_groups)
             .cloned();
+        // The set tells which failregexes to try where the prefilter does not.
+        let fail_set = if single && options.check_all && prefilter.is_none() {
+            FailSet::new(filter.failregexes())
+        } else {
+            None
+        };
         let staged = (single && options.check_all).then(|| Staged {
             filter: filter.clone(),
             // Without details, only the groups the bookkeeping reads are extracted.
