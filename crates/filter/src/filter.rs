@@ -119,7 +119,7 @@ impl CompiledRegex {
 
     /// The PCRE2 regex searches try first: the JIT copy, or the regex itself when it runs on
     /// PCRE2. Cloning it shares the compiled code.
-    pub(crate) fn pcre2_regex(&self) -> Option<&pcre2::bytes::Regex> {
+    pub(crate) fn pcre2_regex(&self) -> Option<&crate::matcher::Pcre2Code> {
         if let Some(jit) = &self.jit {
             return Some(jit.regex());
         }

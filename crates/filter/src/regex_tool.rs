@@ -188,7 +188,7 @@ type GroupNames = Vec<Option<String>>;
 
 /// A PCRE2 JIT copy of a regex, with its capture slots.
 struct Jit {
-    regex: pcre2::bytes::Regex,
+    regex: crate::matcher::Pcre2Code,
     locs: pcre2::bytes::CaptureLocations,
 }
 
@@ -209,13 +209,7 @@ impl Jit {
         }
         let t = dialect::translate(r.expanded(), Dialect::Pcre2, false).ok()?;
         let limited = crate::matcher::limited_pattern(&t.pattern);
-        let regex = pcre2::bytes::RegexBuilder::new()
-            .utf(true)
-            .ucp(true)
-            .jit_if_available(true)
-            .max_jit_stack_size(Some(8 << 20))
-            .build(&limited)
-            .ok()?;
+        let regex = crate::matcher::Pcre2Code::build(&limited).ok()?;
         if regex.capture_names() != r.group_names() {
             return None;
         }
@@ -284,9 +278,12 @@ impl Searcher {
     fn search(&mut self, r: &CompiledRegex, text: &str) -> bool {
         if let Some(jit) = &mut self.jit {
             // An error is the match limit: the regex's own engine decides then.
-            if let Ok(found) = jit.regex.captures_read(&mut jit.locs, text.as_bytes()) {
+            if let Ok(found) = jit
+                .regex
+                .captures_read_at(&mut jit.locs, text.as_bytes(), 0)
+            {
                 self.from_jit = true;
-                return found.is_some();
+                return found;
             }
         }
         self.from_jit = false;

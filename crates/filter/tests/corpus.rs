@@ -189,3 +189,53 @@ fn jit_copies_agree_with_python() {
     println!("JIT copies: {rows} rows ran, {agreed} agreed");
     assert_eq!(agreed, rows);
 }
+
+/// PCRE2 runs an ASCII subject on a form of the pattern compiled without UTF and UCP. Every
+/// row whose regex translates to PCRE2 (whichever engine it normally gets) is run on both
+/// forms, which must agree with Python: the ASCII form on the ASCII inputs, the Unicode form
+/// on all of them.
+#[test]
+fn pcre2_ascii_and_unicode_forms_agree_with_python() {
+    use warden_filter::dialect::{translate, Dialect};
+    use warden_filter::matcher::Pcre2Matcher;
+    let Some(path) = corpus_file("match_cases.jsonl") else {
+        return;
+    };
+    let text = std::fs::read_to_string(&path).expect("corpus readable");
+    type Forms = Option<(AnyMatcher, AnyMatcher)>;
+    let mut cache: HashMap<(String, bool), Forms> = HashMap::new();
+    let (mut rows, mut ascii_rows, mut agreed) = (0, 0, 0);
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let row: Value = serde_json::from_str(line).expect("corpus row is JSON");
+        if row["args"].as_array().is_some_and(|a| !a.is_empty()) {
+            continue;
+        }
+        let regex = row["regex"].as_str().expect("regex").to_string();
+        let multiline = row["multiline"].as_bool().unwrap_or(false);
+        let input = row["input"].as_str().expect("input");
+        let forms = cache.entry((regex.clone(), multiline)).or_insert_with(|| {
+            let t = translate(&regex, Dialect::Pcre2, multiline).ok()?;
+            let both = Pcre2Matcher::build_limited(&t.pattern, 100_000).ok()?;
+            let unicode = Pcre2Matcher::build_limited_unicode_only(&t.pattern, 100_000).ok()?;
+            Some((AnyMatcher::Pcre2(both), AnyMatcher::Pcre2(unicode)))
+        });
+        let Some((both, unicode)) = forms else {
+            continue;
+        };
+        rows += 1;
+        ascii_rows += usize::from(input.is_ascii());
+        let (a, u) = (answer(both, input, &[]), answer(unicode, input, &[]));
+        if agrees(&row["py"], &a) && agrees(&row["py"], &u) {
+            agreed += 1;
+        } else {
+            println!(
+                "PCRE2 FORMS MISMATCH id {}: regex {regex:?} input {input:?}\n  both: {a}\n  unicode: {u}",
+                row["id"]
+            );
+        }
+    }
+    println!(
+        "PCRE2 ASCII and Unicode forms: {rows} rows ran ({ascii_rows} ASCII inputs), {agreed} agreed"
+    );
+    assert_eq!(agreed, rows);
+}
