@@ -625,6 +625,9 @@ pub struct Finisher {
     failregex: Vec<Searcher>,
     ignoreregex: Vec<Searcher>,
     fail_set: Option<FailSet>,
+    /// The stateless failregex and ignoreregex searches, when [`RegexTool::balanced_stages`]
+    /// moved them here from the first stage.
+    staged: Option<Staged>,
     /// Scratch: the searched text, and the prefregex's `<F-CONTENT>`.
     text: String,
     content: String,
@@ -715,6 +718,7 @@ impl RegexTool {
             failregex: searchers(filter.failregexes()),
             ignoreregex: searchers(filter.ignoreregexes()),
             fail_set,
+            staged: None,
             filter,
             options,
             maxlines,
@@ -780,6 +784,17 @@ impl RegexTool {
             .then_some((&mut self.preparer, &mut self.finisher))
     }
 
+    /// [`Self::stages`] for two threads: the failregex and ignoreregex searches move to the
+    /// second stage, which otherwise has far less to do than the first (date detection,
+    /// prefilter, prefregex). The groups they find are then made and dropped on the same
+    /// thread.
+    pub fn balanced_stages(&mut self) -> Option<(&mut Preparer, &mut Finisher)> {
+        if self.preparer.single && self.finisher.staged.is_none() {
+            self.finisher.staged = self.preparer.staged.take();
+        }
+        self.stages()
+    }
+
     /// Both stages, to run one after the other on one thread (any `maxlines`).
     pub fn split_stages(&mut self) -> (&mut Preparer, &mut Finisher) {
         (&mut self.preparer, &mut self.finisher)
@@ -816,6 +831,9 @@ impl Finisher {
             return out;
         }
         if self.maxlines <= 1 {
+            if let Some(staged) = self.staged.as_mut().filter(|_| !p.skip && !p.staged) {
+                staged.search(p);
+            }
             self.single_line_search(p, now, &mut out);
             return out;
         }

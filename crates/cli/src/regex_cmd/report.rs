@@ -21,7 +21,7 @@ pub struct PrintOptions {
     pub print_no_ignored: bool,
     /// How many missed/ignored lines are listed without `--print-all-*` (`-L`, else 20).
     pub line_limit: usize,
-    /// Threads to run on (`--threads`).
+    /// Threads to run on (`--threads`, or the default for this machine).
     pub threads: u8,
 }
 
