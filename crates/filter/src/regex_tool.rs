@@ -431,6 +431,8 @@ pub struct Prepared {
     /// The failregex and ignoreregex searches ran in this stage (single-line path, every
     /// regex tried): what follows holds their results.
     staged: bool,
+    /// [`Searches::run`] ran on the line in the first stage.
+    searched: bool,
     /// Ignoreregexes that matched before the failregexes were tried (when they run first).
     early_ignore: Vec<usize>,
     /// The failregexes that matched, in order.
@@ -457,15 +459,43 @@ pub struct Preparer {
     time_cache: TimeCache,
     last_date: Option<f64>,
     last_date_text: String,
-    /// Single-line path: the filter's prefregex (shared) and this stage's searcher for it.
-    prefregex: Option<(Arc<Filter>, Searcher)>,
     /// Single-line path: rules out lines no failregex (nor an ignoreregex that runs first)
     /// can match.
     prefilter: Option<Prefilter>,
     single: bool,
-    /// Single-line path trying every regex: the failregex and ignoreregex searches (which
-    /// need no state) run in this stage too, with searchers of their own.
+    /// Single-line path: the stateless searches, in this stage unless
+    /// [`RegexTool::balanced_stages`] moved them to the second.
+    searches: Option<Searches>,
+}
+
+/// The searches of a single-line path that need no state from line to line: the prefregex,
+/// and, when every regex is tried, the failregexes and ignoreregexes.
+#[derive(Debug)]
+struct Searches {
+    /// The filter's prefregex (shared) and a searcher for it.
+    prefregex: Option<(Arc<Filter>, Searcher)>,
+    /// Every regex tried: the failregex and ignoreregex searches, with searchers of their
+    /// own.
     staged: Option<Staged>,
+}
+
+impl Searches {
+    /// Run on a line the first stage cut around its date and ran the prefilter on.
+    fn run(&mut self, p: &mut Prepared) {
+        let skip = p.skip;
+        p.pref = self.prefregex.as_mut().map(|(filter, searcher)| {
+            let r = filter.prefregex().expect("kept only with a prefregex");
+            let found = searcher.search(r, &p.text);
+            if found && !skip {
+                searcher.copy_spans(&mut p.pref_spans);
+            }
+            found
+        });
+        p.staged = false;
+        if let Some(staged) = self.staged.as_mut().filter(|_| !skip) {
+            staged.search(p);
+        }
+    }
 }
 
 /// The first stage's own searchers for the failregexes and ignoreregexes.
@@ -543,6 +573,7 @@ impl Preparer {
         p.dropped = false;
         p.skip = false;
         p.staged = false;
+        p.searched = false;
         p.date = None;
         let m = self.dates.match_time(line, now);
         match m.as_ref().and_then(|m| Some((m, m.date_span()?))) {
@@ -586,21 +617,9 @@ impl Preparer {
                     f.candidates(&p.text, p.candidates.get_or_insert_with(Vec::new));
                 }
             }
-            let skip = p.skip;
-            p.pref = self.prefregex.as_mut().map(|(filter, searcher)| {
-                let r = filter.prefregex().expect("kept only with a prefregex");
-                if skip {
-                    return r.is_match(&p.text);
-                }
-                let found = searcher.search(r, &p.text);
-                if found {
-                    searcher.copy_spans(&mut p.pref_spans);
-                }
-                found
-            });
-            p.staged = false;
-            if let Some(staged) = self.staged.as_mut().filter(|_| !skip) {
-                staged.search(p);
+            if let Some(searches) = &mut self.searches {
+                searches.run(p);
+                p.searched = true;
             }
         }
     }
@@ -625,9 +644,9 @@ pub struct Finisher {
     failregex: Vec<Searcher>,
     ignoreregex: Vec<Searcher>,
     fail_set: Option<FailSet>,
-    /// The stateless failregex and ignoreregex searches, when [`RegexTool::balanced_stages`]
-    /// moved them here from the first stage.
-    staged: Option<Staged>,
+    /// The stateless searches, when [`RegexTool::balanced_stages`] moved them here from the
+    /// first stage.
+    searches: Option<Searches>,
     /// Scratch: the searched text, and the prefregex's `<F-CONTENT>`.
     text: String,
     content: String,
@@ -718,7 +737,7 @@ impl RegexTool {
             failregex: searchers(filter.failregexes()),
             ignoreregex: searchers(filter.ignoreregexes()),
             fail_set,
-            staged: None,
+            searches: None,
             filter,
             options,
             maxlines,
@@ -736,10 +755,9 @@ impl RegexTool {
                 time_cache: TimeCache::default(),
                 last_date: None,
                 last_date_text: String::new(),
-                prefregex,
                 prefilter,
                 single,
-                staged,
+                searches: single.then_some(Searches { prefregex, staged }),
             },
             finisher,
             prepared: Prepared::default(),
@@ -789,8 +807,8 @@ impl RegexTool {
     /// prefilter, prefregex). The groups they find are then made and dropped on the same
     /// thread.
     pub fn balanced_stages(&mut self) -> Option<(&mut Preparer, &mut Finisher)> {
-        if self.preparer.single && self.finisher.staged.is_none() {
-            self.finisher.staged = self.preparer.staged.take();
+        if self.preparer.single && self.finisher.searches.is_none() {
+            self.finisher.searches = self.preparer.searches.take();
         }
         self.stages()
     }
@@ -831,8 +849,8 @@ impl Finisher {
             return out;
         }
         if self.maxlines <= 1 {
-            if let Some(staged) = self.staged.as_mut().filter(|_| !p.skip && !p.staged) {
-                staged.search(p);
+            if let Some(searches) = self.searches.as_mut().filter(|_| !p.searched) {
+                searches.run(p);
             }
             self.single_line_search(p, now, &mut out);
             return out;
