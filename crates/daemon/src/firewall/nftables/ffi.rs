@@ -3,12 +3,18 @@
 //! of `-dev` packages and lets Warden run where nftables is absent: the native backend then
 //! reports itself unavailable and actions fall back to their commands.
 //!
+//! The library (with libnftnl, libgmp, libjansson, libxtables and libmnl, which it pulls in) is
+//! loaded when the first [`NftContext`] is created and unloaded when the last one is dropped:
+//! it is needed only while tables, sets and chains change (start, reload, stop), and an idle
+//! daemon need not keep its 1.5 MB or so of code and data mapped.
+//!
 //! A context holds a netlink socket opened when the context is created, in the network
 //! namespace of the creating thread, and a cache; it is not thread-safe, so [`NftContext`] is
 //! `Send` but used behind a `Mutex`.
 
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::ptr::NonNull;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 #[repr(C)]
 struct RawCtx {
@@ -23,7 +29,7 @@ type CtxInt = unsafe extern "C" fn(*mut RawCtx) -> c_int;
 type CtxBuf = unsafe extern "C" fn(*mut RawCtx) -> *const c_char;
 type RunCmd = unsafe extern "C" fn(*mut RawCtx, *const c_char) -> c_int;
 
-/// The functions, resolved once from the shared library.
+/// The functions, resolved from the shared library, which stays loaded while this exists.
 struct Lib {
     nft_ctx_new: CtxNew,
     nft_ctx_free: CtxFree,
@@ -32,42 +38,77 @@ struct Lib {
     nft_ctx_buffer_error: CtxInt,
     nft_ctx_get_error_buffer: CtxBuf,
     nft_run_cmd_from_buffer: RunCmd,
+    /// Dropped (`dlclose`) once the function pointers above can no longer be called: every
+    /// caller holds a [`LibRef`] while calling.
     _lib: libloading::Library,
 }
 
-fn lib() -> Result<&'static Lib, String> {
-    static LIB: std::sync::OnceLock<Result<Lib, String>> = std::sync::OnceLock::new();
-    LIB.get_or_init(|| {
-        // SAFETY: libnftables runs no initialisers with preconditions; the symbols are looked
-        // up with the C signatures documented in libnftables(3).
-        unsafe {
-            let lib = libloading::Library::new("libnftables.so.1")
-                .map_err(|e| format!("cannot load libnftables.so.1 (install nftables): {e}"))?;
-            macro_rules! sym {
-                ($name:literal) => {
-                    *lib.get($name)
-                        .map_err(|e| format!("libnftables.so.1 lacks a function: {e}"))?
-                };
-            }
-            Ok(Lib {
-                nft_ctx_new: sym!(b"nft_ctx_new\0"),
-                nft_ctx_free: sym!(b"nft_ctx_free\0"),
-                nft_ctx_buffer_output: sym!(b"nft_ctx_buffer_output\0"),
-                nft_ctx_get_output_buffer: sym!(b"nft_ctx_get_output_buffer\0"),
-                nft_ctx_buffer_error: sym!(b"nft_ctx_buffer_error\0"),
-                nft_ctx_get_error_buffer: sym!(b"nft_ctx_get_error_buffer\0"),
-                nft_run_cmd_from_buffer: sym!(b"nft_run_cmd_from_buffer\0"),
-                _lib: lib,
-            })
+/// The loaded library, if a context holds it. Loading and unloading both happen under this
+/// lock.
+static LIB: Mutex<Weak<Lib>> = Mutex::new(Weak::new());
+
+fn slot() -> MutexGuard<'static, Weak<Lib>> {
+    LIB.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A share of the loaded library; dropping the last one unloads it (under [`LIB`]'s lock).
+struct LibRef(Option<Arc<Lib>>);
+
+impl std::ops::Deref for LibRef {
+    type Target = Lib;
+    fn deref(&self) -> &Lib {
+        self.0.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for LibRef {
+    fn drop(&mut self) {
+        let _held = slot();
+        self.0 = None;
+    }
+}
+
+/// The loaded library, shared by the live contexts; loaded again after the last one is gone.
+fn lib() -> Result<LibRef, String> {
+    let mut slot = slot();
+    if let Some(lib) = slot.upgrade() {
+        return Ok(LibRef(Some(lib)));
+    }
+    let lib = Arc::new(load()?);
+    *slot = Arc::downgrade(&lib);
+    Ok(LibRef(Some(lib)))
+}
+
+fn load() -> Result<Lib, String> {
+    // SAFETY: libnftables runs no initialisers with preconditions; the symbols are looked up
+    // with the C signatures documented in libnftables(3).
+    unsafe {
+        let lib = libloading::Library::new("libnftables.so.1")
+            .map_err(|e| format!("cannot load libnftables.so.1 (install nftables): {e}"))?;
+        macro_rules! sym {
+            ($name:literal) => {
+                *lib.get($name)
+                    .map_err(|e| format!("libnftables.so.1 lacks a function: {e}"))?
+            };
         }
-    })
-    .as_ref()
-    .map_err(Clone::clone)
+        Ok(Lib {
+            nft_ctx_new: sym!(b"nft_ctx_new\0"),
+            nft_ctx_free: sym!(b"nft_ctx_free\0"),
+            nft_ctx_buffer_output: sym!(b"nft_ctx_buffer_output\0"),
+            nft_ctx_get_output_buffer: sym!(b"nft_ctx_get_output_buffer\0"),
+            nft_ctx_buffer_error: sym!(b"nft_ctx_buffer_error\0"),
+            nft_ctx_get_error_buffer: sym!(b"nft_ctx_get_error_buffer\0"),
+            nft_run_cmd_from_buffer: sym!(b"nft_run_cmd_from_buffer\0"),
+            _lib: lib,
+        })
+    }
 }
 
 /// An owned libnftables context with buffered output and errors.
 pub struct NftContext {
     ctx: NonNull<RawCtx>,
+    /// Keeps the library loaded while the context lives.
+    lib: LibRef,
 }
 
 // SAFETY: the context is only ever used through `&mut self`, by one thread at a time; it holds
@@ -90,16 +131,16 @@ impl NftContext {
                 return Err("cannot buffer libnftables output".into());
             }
         }
-        Ok(NftContext { ctx })
+        Ok(NftContext { ctx, lib })
     }
 
     /// Runs `commands` (nft syntax, one command a line) as one transaction; returns nft's
     /// output or its error text.
     pub fn run(&mut self, commands: &str) -> Result<String, String> {
         let buf = CString::new(commands).map_err(|_| "command text contains NUL".to_owned())?;
+        let lib = &self.lib;
         // SAFETY: `self.ctx` is live; `buf` outlives the call; the returned buffers are owned by
         // the context and copied before the next call into it.
-        let lib = lib()?;
         unsafe {
             let rc = (lib.nft_run_cmd_from_buffer)(self.ctx.as_ptr(), buf.as_ptr());
             let out = take((lib.nft_ctx_get_output_buffer)(self.ctx.as_ptr()));
@@ -129,9 +170,8 @@ unsafe fn take(p: *const c_char) -> String {
 
 impl Drop for NftContext {
     fn drop(&mut self) {
-        // SAFETY: we own the context and never use it again; it exists, so the library loaded.
-        if let Ok(lib) = lib() {
-            unsafe { (lib.nft_ctx_free)(self.ctx.as_ptr()) }
-        }
+        // SAFETY: we own the context and never use it again; `self.lib` (dropped after this,
+        // unloading the library if no other context holds it) keeps the function loaded.
+        unsafe { (self.lib.nft_ctx_free)(self.ctx.as_ptr()) }
     }
 }

@@ -23,7 +23,7 @@
 //!
 //! Tables, sets, chains and rules are created and removed through libnftables ([`ffi`]) as
 //! batch text, at start and stop only; its context is dropped afterwards (it keeps a cache and a
-//! batch buffer of a few megabytes). Bans and unbans — set elements — are written straight to
+//! batch buffer of a few megabytes), and with the last context the library itself is unloaded. Bans and unbans — set elements — are written straight to
 //! netlink as one batch (`netlink`): no cache refresh before each one, which through
 //! libnftables cost about ten netlink round trips per ban, now and then milliseconds. Sets are
 //! read back with one raw netlink dump each, some 20 times faster than nft's own listing.
@@ -202,7 +202,8 @@ impl Nftables {
         })
     }
 
-    /// Drops the libnftables context: an idle daemon has no use for its cache and buffers.
+    /// Drops the libnftables context: an idle daemon has no use for its cache and buffers, nor
+    /// for the library, which goes with the last context.
     fn release(ctx: &mut Conn) {
         ctx.nft = None;
     }
