@@ -24,6 +24,7 @@ pub mod control;
 pub mod events;
 pub mod firewall;
 pub mod jail;
+pub mod memory;
 pub mod registry;
 pub mod reload;
 pub mod server;

@@ -85,6 +85,8 @@ pub async fn reload_with(server: &Arc<Server>, opts: &ReloadOptions) -> Result<S
     started -= restarted;
     server.sync_watchers();
     server.record_running_jails();
+    // Reading the tree and compiling filters again touched as much as start-up did.
+    crate::memory::release_when_settled();
     Ok(format!(
         "{kept} unchanged, {restarted} restarted, {started} started, {stopped} stopped"
     ))

@@ -383,6 +383,8 @@ async fn serve(
     // Reading the configuration and compiling filters left freed memory behind.
     crate::jail::release_free_memory();
     ready(Ok(()));
+    // And once the jails' firewall set-up and first reading are done, what start-up touched.
+    crate::memory::release_when_settled();
     server.shutdown.notified().await;
     tracing::info!("Shutdown in progress...");
     server

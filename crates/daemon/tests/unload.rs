@@ -1,4 +1,5 @@
-//! libnftables is loaded only while a context needs it. Alone in its test binary: it looks at the process's own
+//! libnftables is loaded only while a context needs it, and the firewall keeps working after
+//! the start-up pages are released. Alone in its test binary: it looks at the process's own
 //! mappings, which other tests running in parallel would change. Needs root (it creates a
 //! network namespace).
 
@@ -30,7 +31,7 @@ impl Drop for Netns {
 }
 
 #[test]
-fn libnftables_is_unloaded_when_idle() {
+fn libnftables_is_unloaded_when_idle_and_bans_work_after_a_release() {
     // SAFETY: geteuid has no preconditions.
     assert_eq!(unsafe { libc::geteuid() }, 0, "needs root");
     let ns = Netns(format!("wunload-{}", std::process::id()));
@@ -47,13 +48,15 @@ fn libnftables_is_unloaded_when_idle() {
         fw.setup_jail("sshd", &JailRule::default()).expect("setup");
         assert!(!libnftables_mapped(), "unloaded once the jail is set up");
 
+        let released = warden_daemon::memory::release_startup_pages();
+        assert!(released > 0, "some start-up pages were resident");
         let net: IpNet = "192.0.2.7/32".parse().unwrap();
         let ops = [SetOp::Add {
             jail: "sshd".into(),
             net,
             timeout: Some(Duration::from_secs(600)),
         }];
-        fw.apply(&ops).expect("ban");
+        fw.apply(&ops).expect("ban after the release");
         let listed = fw.list("sshd").expect("list");
         assert!(listed.iter().any(|(n, _)| *n == net), "{listed:?}");
         assert!(!libnftables_mapped(), "bans do not need libnftables");

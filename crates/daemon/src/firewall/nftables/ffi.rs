@@ -44,11 +44,19 @@ struct Lib {
 }
 
 /// The loaded library, if a context holds it. Loading and unloading both happen under this
-/// lock.
+/// lock, so whoever holds it sees the process's mappings of these libraries stay as they are.
 static LIB: Mutex<Weak<Lib>> = Mutex::new(Weak::new());
 
 fn slot() -> MutexGuard<'static, Weak<Lib>> {
     LIB.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs `f` while libnftables can be neither loaded nor unloaded (see
+/// [`crate::memory::release_startup_pages`], which must not see a library's mappings go away
+/// and their addresses reused while it works on them).
+pub(crate) fn with_mappings_fixed<R>(f: impl FnOnce() -> R) -> R {
+    let _held = slot();
+    f()
 }
 
 /// A share of the loaded library; dropping the last one unloads it (under [`LIB`]'s lock).
