@@ -368,27 +368,70 @@ pub(crate) fn split_matched_lines<L: Clone>(
 
 /// A compiled filter. Cheap to use from one thread; keeps the multi-line buffer and
 /// date-template hit statistics.
+///
+/// A line goes through two stages: [`Dating`] finds and cuts out its date and runs the
+/// prefilter (its state, the date templates' order and the last date, carries over from line
+/// to line), then [`Matching`] runs the regexes and keeps the buffer and the multi-line store.
+/// [`Filter::process_batch`] runs the two on two threads over a large batch.
 #[derive(Debug)]
 pub struct Filter {
-    prefregex: Option<CompiledRegex>,
-    failregex: Vec<CompiledRegex>,
-    ignoreregex: Vec<CompiledRegex>,
+    dating: Dating,
+    matching: Matching,
+    /// Scratch: the current line between the stages.
+    prepared: PreparedLine,
+}
+
+/// The first stage of a line: date and prefilter.
+#[derive(Debug)]
+struct Dating {
     dates: DateDetector,
-    maxlines: usize,
-    usedns: UseDns,
-    buffer: Vec<SplitLine>,
     last_date: Option<f64>,
     last_date_text: String,
-    mlfid_cache: MlfidCache<SplitLine>,
-    check_all_regex: bool,
     /// Single-line filters: rules out lines no failregex can match (see [`Prefilter`]).
     prefilter: Option<Prefilter>,
-    /// Scratch: the text a line's regexes see, and which failregexes may match it.
+    /// Scratch: the text a line's regexes see.
     scratch: String,
-    candidates: Vec<bool>,
     /// Conversions of recent dates.
     time_cache: TimeCache,
 }
+
+/// The second stage of a line: the regexes, the buffer and the multi-line store.
+#[derive(Debug)]
+struct Matching {
+    prefregex: Option<CompiledRegex>,
+    failregex: Vec<CompiledRegex>,
+    ignoreregex: Vec<CompiledRegex>,
+    maxlines: usize,
+    usedns: UseDns,
+    buffer: Vec<SplitLine>,
+    mlfid_cache: MlfidCache<SplitLine>,
+    check_all_regex: bool,
+    /// Scratch: which failregexes may match the current line.
+    candidates: Vec<bool>,
+}
+
+/// What the first stage found on a line, for the second.
+#[derive(Debug, Default)]
+struct PreparedLine {
+    /// Fail2Ban fails on the line (a date with an unknown zone abbreviation).
+    dropped: bool,
+    cut: Option<DateCut>,
+    /// The time a failure on the line gets (`None`: none known).
+    date: Option<f64>,
+    /// The time read from the line.
+    line_time: Option<f64>,
+    /// The prefilter ruled the line out.
+    skip: bool,
+    /// The last date's text, for a line recorded with it in front.
+    last_date_text: String,
+    /// Which failregexes may match (empty: any may).
+    candidates: Vec<bool>,
+}
+
+/// A batch at least this long is filtered on two threads (see [`Filter::process_batch`]).
+pub const PIPELINE_MIN_LINES: usize = 512;
+/// Lines handed from the first stage to the second at a time.
+const PIPELINE_CHUNK: usize = 128;
 
 /// Where a line's date is, as [`Filter::split_date`] decided.
 #[derive(Debug, Clone, Copy)]
@@ -523,21 +566,26 @@ impl Filter {
             None
         };
         Ok(Filter {
-            prefregex,
-            failregex,
-            ignoreregex,
-            dates,
-            maxlines,
-            usedns: spec.usedns,
-            buffer: Vec::new(),
-            last_date: None,
-            last_date_text: String::new(),
-            mlfid_cache: MlfidCache::default(),
-            check_all_regex: false,
-            prefilter,
-            scratch: String::new(),
-            candidates: Vec::new(),
-            time_cache: TimeCache::default(),
+            dating: Dating {
+                dates,
+                last_date: None,
+                last_date_text: String::new(),
+                prefilter,
+                scratch: String::new(),
+                time_cache: TimeCache::default(),
+            },
+            matching: Matching {
+                prefregex,
+                failregex,
+                ignoreregex,
+                maxlines,
+                usedns: spec.usedns,
+                buffer: Vec::new(),
+                mlfid_cache: MlfidCache::default(),
+                check_all_regex: false,
+                candidates: Vec::new(),
+            },
+            prepared: PreparedLine::default(),
         })
     }
 
@@ -546,41 +594,137 @@ impl Filter {
     /// [`LineResult::failures`] or [`LineResult::nofail_matches`], so that a line two regexes
     /// match can be found. The buffer of a single-line filter is kept for all of them.
     pub fn set_check_all_regex(&mut self, on: bool) {
-        self.check_all_regex = on;
+        self.matching.check_all_regex = on;
     }
 
     /// The prefilter ruling out lines no failregex can match, when the filter has one
     /// (single-line filters whose every failregex requires some literal text).
     pub fn prefilter(&self) -> Option<&Prefilter> {
-        self.prefilter.as_ref()
+        self.dating.prefilter.as_ref()
     }
 
     /// The compiled `prefregex`.
     pub fn prefregex(&self) -> Option<&CompiledRegex> {
-        self.prefregex.as_ref()
+        self.matching.prefregex.as_ref()
     }
 
     /// The compiled failregexes.
     pub fn failregexes(&self) -> &[CompiledRegex] {
-        &self.failregex
+        &self.matching.failregex
     }
 
     /// The compiled ignoreregexes.
     pub fn ignoreregexes(&self) -> &[CompiledRegex] {
-        &self.ignoreregex
+        &self.matching.ignoreregex
     }
 
     /// The date detector (templates in their current order, with hit counts).
     pub fn date_detector(&self) -> &DateDetector {
-        &self.dates
+        &self.dating.dates
     }
 
     /// Process one log line (without its trailing newline). `now` is used for year-less dates
     /// and lines without a date.
     pub fn process_line(&mut self, line: &str, now: f64) -> LineResult {
+        self.dating.prepare(line, now, &mut self.prepared);
+        self.matching.finish(line, &mut self.prepared, now)
+    }
+
+    /// [`Self::process_line`] for each of `lines` in order, handing each result to `sink`. A
+    /// batch of [`PIPELINE_MIN_LINES`] or more runs on two threads: this one, and a second
+    /// one for the first stage (date and prefilter), a few lines ahead. The results are the
+    /// same as line by line: each stage sees every line in order.
+    pub fn process_batch<S: AsRef<str> + Sync>(
+        &mut self,
+        lines: &[S],
+        now: f64,
+        mut sink: impl FnMut(LineResult),
+    ) {
+        if lines.len() < PIPELINE_MIN_LINES {
+            for line in lines {
+                sink(self.process_line(line.as_ref(), now));
+            }
+            return;
+        }
+        let (dating, matching) = (&mut self.dating, &mut self.matching);
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Vec<PreparedLine>>(4);
+        let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<PreparedLine>>();
+        let piped = std::thread::scope(|scope| {
+            let first = std::thread::Builder::new()
+                .name("filter-dates".into())
+                .stack_size(256 << 10)
+                .spawn_scoped(scope, move || {
+                    for chunk in lines.chunks(PIPELINE_CHUNK) {
+                        let mut prepared = empty_rx.try_recv().unwrap_or_default();
+                        prepared.resize_with(chunk.len(), PreparedLine::default);
+                        for (line, p) in chunk.iter().zip(prepared.iter_mut()) {
+                            dating.prepare(line.as_ref(), now, p);
+                        }
+                        if full_tx.send(prepared).is_err() {
+                            return;
+                        }
+                    }
+                });
+            match first {
+                Ok(_) => {
+                    let mut at = 0;
+                    for mut prepared in full_rx {
+                        for p in prepared.iter_mut() {
+                            sink(matching.finish(lines[at].as_ref(), p, now));
+                            at += 1;
+                        }
+                        // The first stage may be done already: nothing to recycle then.
+                        let _ = empty_tx.send(prepared);
+                    }
+                    true
+                }
+                Err(_) => false,
+            }
+        });
+        if !piped {
+            // No second thread to be had: both stages on this one.
+            for line in lines {
+                sink(self.process_line(line.as_ref(), now));
+            }
+        }
+    }
+
+    /// Process one entry whose time the source already knows (the systemd journal): no date
+    /// is searched for in `line`, as Fail2Ban does for journal entries.
+    pub fn process_entry(&mut self, line: &str, time: f64, now: f64) -> LineResult {
+        self.dating.last_date = Some(time);
+        self.dating.last_date_text.clear();
+        let split = SplitLine::new(
+            String::new(),
+            String::new(),
+            line.to_string(),
+            line.to_string(),
+        );
+        let found = self.matching.find_failures(split, time, now);
+        found.into_result(Some(time))
+    }
+}
+
+impl Dating {
+    /// The first stage of a line: its date, and whether the prefilter rules it out.
+    fn prepare(&mut self, line: &str, now: f64, p: &mut PreparedLine) {
+        p.skip = false;
+        p.candidates.clear();
         let Some((cut, date, line_time)) = self.split_date(line, now) else {
-            return LineResult::default();
+            p.dropped = true;
+            return;
         };
+        p.dropped = false;
+        p.cut = Some(cut);
+        p.date = date;
+        p.line_time = line_time;
+        if let DateCut::Whole {
+            last_date_text: true,
+        } = cut
+        {
+            p.last_date_text.clear();
+            p.last_date_text.push_str(&self.last_date_text);
+        }
         if let Some(prefilter) = &self.prefilter {
             let (before, after) = match cut {
                 DateCut::Span(s, e) => (&line[..s], &line[e..]),
@@ -592,34 +736,11 @@ impl Filter {
             text.push_str(after);
             text.push('\n');
             if !prefilter.may_match(text) {
-                // No failregex (nor an early ignoreregex) can match: nothing to find, and
-                // nothing of this line stays in the single-line buffer.
-                self.buffer.clear();
-                return LineResult {
-                    time: line_time,
-                    ..LineResult::default()
-                };
+                p.skip = true;
+                return;
             }
-            prefilter.candidates(text, &mut self.candidates);
+            prefilter.candidates(text, &mut p.candidates);
         }
-        let split = self.split_line(line, cut);
-        let found = self.find_failures(split, date.unwrap_or(now), now);
-        found.into_result(line_time)
-    }
-
-    /// Process one entry whose time the source already knows (the systemd journal): no date
-    /// is searched for in `line`, as Fail2Ban does for journal entries.
-    pub fn process_entry(&mut self, line: &str, time: f64, now: f64) -> LineResult {
-        self.last_date = Some(time);
-        self.last_date_text.clear();
-        let split = SplitLine::new(
-            String::new(),
-            String::new(),
-            line.to_string(),
-            line.to_string(),
-        );
-        let found = self.find_failures(split, time, now);
-        found.into_result(Some(time))
     }
 
     /// Find and cut out the date. Returns where the date is, the time to use for a failure
@@ -669,30 +790,52 @@ impl Filter {
         }
         Some((cut, date, line_time))
     }
+}
 
-    /// The line split around its date as [`Self::split_date`] found it.
-    fn split_line(&self, line: &str, cut: DateCut) -> SplitLine {
-        match cut {
-            DateCut::Span(s, e) => SplitLine::new(
-                line[..s].to_string(),
-                line[s..e].to_string(),
-                line[e..].to_string(),
+/// The line split around its date as [`Dating::split_date`] found it (`last_date_text`: the
+/// previous date's text, for a line recorded with it in front).
+fn split_line(line: &str, cut: DateCut, last_date_text: &str) -> SplitLine {
+    match cut {
+        DateCut::Span(s, e) => SplitLine::new(
+            line[..s].to_string(),
+            line[s..e].to_string(),
+            line[e..].to_string(),
+            line.to_string(),
+        ),
+        DateCut::Whole {
+            last_date_text: with_date,
+        } => {
+            let date = if with_date { last_date_text } else { "" };
+            SplitLine::new(
+                String::new(),
+                date.to_string(),
                 line.to_string(),
-            ),
-            DateCut::Whole { last_date_text } => {
-                let date = if last_date_text {
-                    self.last_date_text.as_str()
-                } else {
-                    ""
-                };
-                SplitLine::new(
-                    String::new(),
-                    date.to_string(),
-                    line.to_string(),
-                    format!("{date}{line}"),
-                )
-            }
+                format!("{date}{line}"),
+            )
         }
+    }
+}
+
+impl Matching {
+    /// The second stage of a line the first stage prepared.
+    fn finish(&mut self, line: &str, p: &mut PreparedLine, now: f64) -> LineResult {
+        let Some(cut) = p.cut.filter(|_| !p.dropped) else {
+            return LineResult::default();
+        };
+        if p.skip {
+            // No failregex (nor an early ignoreregex) can match: nothing to find, and
+            // nothing of this line stays in the single-line buffer.
+            self.buffer.clear();
+            return LineResult {
+                time: p.line_time,
+                ..LineResult::default()
+            };
+        }
+        std::mem::swap(&mut self.candidates, &mut p.candidates);
+        let split = split_line(line, cut, &p.last_date_text);
+        let found = self.find_failures(split, p.date.unwrap_or(now), now);
+        std::mem::swap(&mut self.candidates, &mut p.candidates);
+        found.into_result(p.line_time)
     }
 
     /// Does an ignoreregex match? With `maxlines > 1` and a failregex match, only the lines
@@ -1042,6 +1185,59 @@ mod tests {
         let r = f.process_line("a 192.0.2.9", 0.0);
         let hit: Vec<usize> = r.failures.iter().map(|f| f.regex_index).collect();
         assert_eq!(hit, vec![0, 1]);
+    }
+
+    #[test]
+    fn a_batch_on_two_threads_gives_what_line_by_line_gives() {
+        // Dates of several forms (the templates reorder), lines without a date (the last
+        // date's text goes in front), lines the prefilter rules out, and connections whose
+        // failures gain their host from an earlier line.
+        let make = || {
+            filter(&[
+                r"^\s*\[<F-MLFID>\d+</F-MLFID>\] <F-NOFAIL>connect</F-NOFAIL> from <HOST>$",
+                r"^\s*\[<F-MLFID>\d+</F-MLFID>\] failed user <F-USER>\S+</F-USER>$",
+                r"^\s*bad login from <HOST> port \d+$",
+            ])
+        };
+        let mut lines = Vec::new();
+        for i in 0..3000u32 {
+            let date = match i % 7 {
+                0 => String::new(),
+                1 | 2 => format!("2024-05-{:02} 10:{:02}:{:02} ", 1 + i % 28, i % 60, i % 59),
+                _ => format!("May {:2} 10:{:02}:{:02} ", 1 + i % 28, i % 60, i % 59),
+            };
+            let body = match i % 5 {
+                0 => format!("[{}] connect from 192.0.2.{}", i % 11, i % 250),
+                1 => format!("[{}] failed user u{i}", i % 11),
+                2 => format!("bad login from 2001:db8::{:x} port {i}", i),
+                3 => "session opened for user root".to_string(),
+                _ => format!("cron[{i}]: job done"),
+            };
+            lines.push(format!("{date}{body}"));
+        }
+        let now = 1_716_000_000.0;
+        let mut one = make();
+        let want: Vec<LineResult> = lines.iter().map(|l| one.process_line(l, now)).collect();
+        let mut two = make();
+        let mut got = Vec::new();
+        two.process_batch(&lines, now, |r| got.push(r));
+        assert!(lines.len() >= PIPELINE_MIN_LINES);
+        assert_eq!(got.len(), want.len());
+        let failing = want.iter().filter(|r| !r.failures.is_empty()).count();
+        let skipped = want
+            .iter()
+            .filter(|r| r.failures.is_empty() && r.nofail_matches.is_empty())
+            .count();
+        assert!(
+            failing > 1000 && skipped > 1000,
+            "{failing} failing, {skipped} skipped"
+        );
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(g, w, "line {i}: {}", lines[i]);
+        }
+        // And the state left behind is the same: the next line gives the same answer.
+        let next = "May  3 11:00:00 [3] failed user last";
+        assert_eq!(one.process_line(next, now), two.process_line(next, now));
     }
 
     #[test]

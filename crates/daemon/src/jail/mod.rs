@@ -326,12 +326,13 @@ impl Jail {
                             // One clock reading per batch (a few milliseconds of work): lines of
                             // the same second then share one date conversion.
                             let t = now();
-                            for line in &batch.lines {
-                                let result = filter.process_line(line, t);
+                            // A large batch (a big append, a start-up catch-up) has its dates
+                            // found on a second thread while this one matches.
+                            filter.process_batch(&batch.lines, t, |result| {
                                 for failure in result.failures {
                                     jail.on_failure(failure, t, &mut found);
                                 }
-                            }
+                            });
                             since_trim += batch.lines.len();
                             jail.commit_position(&batch);
                         }
