@@ -945,14 +945,15 @@ impl Matching {
             let mlfid = fail.get("mlfid");
             let mut nofail = false;
             if let Some(id) = &mlfid {
-                fail = self.mlfid_cache.merge(id, fail, &matched, now);
-                if fail.truthy("nofail") {
+                let merged = self.mlfid_cache.merge(id, fail, &matched, now);
+                if merged.truthy("nofail") {
                     nofail = true;
                     if !check_all {
                         found.nofail_matches.push(index);
                         break;
                     }
                 }
+                fail = merged.into_owned();
             } else {
                 fail.matches = Some(matched);
             }
@@ -980,12 +981,6 @@ impl Matching {
                 found.nofail_matches.push(index);
                 continue;
             }
-            let fields = fail
-                .groups
-                .iter()
-                .filter(|(k, _)| !is_skiplines(k))
-                .filter_map(|(k, v)| Some((k.clone(), v.clone().filter(|v| !v.is_empty())?)))
-                .collect();
             let lines = fail
                 .matches
                 .unwrap_or_default()
@@ -996,7 +991,6 @@ impl Matching {
                 host,
                 time: date,
                 fid: fail.groups.get("fid").cloned().flatten(),
-                fields,
                 lines,
                 regex_index: index,
                 users: fail.users.unwrap_or_default(),
@@ -1104,12 +1098,12 @@ mod tests {
         ]);
         let r = f.process_line("ruser=root rhost=192.0.2.1", 0.0);
         assert_eq!(
-            r.failures[0].fields.get("user").map(String::as_str),
+            r.failures[0].fields().get("user").map(String::as_str),
             Some("root")
         );
         let r = f.process_line("ruser=root rhost=192.0.2.1 user=bob", 0.0);
         assert_eq!(
-            r.failures[0].fields.get("user").map(String::as_str),
+            r.failures[0].fields().get("user").map(String::as_str),
             Some("bob")
         );
     }
@@ -1156,10 +1150,10 @@ mod tests {
         assert_eq!(fail.host, Host::Name("abc".into()));
         assert_eq!(fail.fid.as_deref(), Some("abc"));
         assert!(
-            !fail.fields.contains_key("user"),
+            !fail.fields().contains_key("user"),
             "empty groups are left out"
         );
-        assert_eq!(fail.fields.get("fid").map(String::as_str), Some("abc"));
+        assert_eq!(fail.fields().get("fid").map(String::as_str), Some("abc"));
     }
 
     #[test]

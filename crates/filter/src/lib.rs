@@ -115,8 +115,6 @@ pub struct Failure {
     pub time: f64,
     /// `<F-ID>` value, if captured.
     pub fid: Option<String>,
-    /// Every captured `<F-*>` group (lower-cased names without `F-`, e.g. `user`), non-empty only.
-    pub fields: BTreeMap<String, String>,
     /// The log line(s) that made up the failure, as read (date included).
     pub lines: Vec<String>,
     /// Index of the failregex that matched.
@@ -126,6 +124,17 @@ pub struct Failure {
     /// Every named group of the (merged) match as Fail2Ban's failure data holds it: `None`
     /// for a group that did not take part, `Some("")` for an empty capture.
     pub groups: BTreeMap<String, Option<String>>,
+}
+
+impl Failure {
+    /// Every captured group with a non-empty value (lower-cased names without `F-`, e.g.
+    /// `user`), `skiplines` groups left out. Made on demand: most failures are only counted.
+    pub fn fields(&self) -> BTreeMap<String, String> {
+        self.groups
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.clone().filter(|v| !v.is_empty())?)))
+            .collect()
+    }
 }
 
 /// What one line produced.

@@ -12,6 +12,7 @@
 //! A match without any host or id marks the entry "pending" until a later line provides one.
 //! Entries live 5 minutes and at most 100 are kept (oldest first out), as in Fail2Ban.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Seconds an entry lives.
@@ -115,12 +116,12 @@ impl<L: Clone> MlfidCache<L> {
         None
     }
 
-    /// Insert a new entry (evicting from the front when full).
-    fn insert(&mut self, id: &str, data: FailData<L>, now: f64) {
+    /// Insert a new entry (evicting from the front when full); returns its index.
+    fn insert(&mut self, id: &str, data: FailData<L>, now: f64) -> usize {
         if let Some(i) = self.position(id) {
             self.entries[i].2 = data;
             self.entries[i].3 = now + TTL;
-            return;
+            return i;
         }
         if self.entries.len() >= MAX_ENTRIES {
             while let Some((_, _, _, expiry)) = self.entries.pop_front() {
@@ -131,12 +132,18 @@ impl<L: Clone> MlfidCache<L> {
         }
         self.entries
             .push_back((id_hash(id), id.to_string(), data, now + TTL));
+        self.entries.len() - 1
     }
 
-    /// Replace an existing entry's data, keeping its place and expiry.
-    fn replace(&mut self, id: &str, data: FailData<L>) {
-        if let Some(i) = self.position(id) {
-            self.entries[i].2 = data;
+    /// Replace an existing entry's data, keeping its place and expiry; returns its index.
+    fn replace(&mut self, id: &str, data: FailData<L>, now: f64) -> usize {
+        match self.position(id) {
+            Some(i) => {
+                self.entries[i].2 = data;
+                i
+            }
+            // Not reached: the merge that replaces took the entry out and left it in place.
+            None => self.insert(id, data, now),
         }
     }
 
@@ -154,15 +161,15 @@ impl<L: Clone> MlfidCache<L> {
     }
 
     /// Merge a new match (`fail`, covering `matched` lines) into the entry for `id`
-    /// (Fail2Ban's `_mergeFailure`). Returns the merged failure; the store keeps it too unless
-    /// the match said `mlfforget`.
+    /// (Fail2Ban's `_mergeFailure`). Returns the merged failure: the stored entry itself
+    /// unless the match said `mlfforget` (a caller that only reads `nofail` copies nothing).
     pub fn merge(
         &mut self,
         id: &str,
         mut fail: FailData<L>,
         matched: &[L],
         now: f64,
-    ) -> FailData<L> {
+    ) -> Cow<'_, FailData<L>> {
         const NOFAIL: u8 = 1;
         const FORGET: u8 = 2;
         const CACHED_NOFAIL: u8 = 4;
@@ -240,12 +247,12 @@ impl<L: Clone> MlfidCache<L> {
             m.extend_from_slice(matched);
             fail.nofail_matches = Some(m);
         }
-        match store {
-            Store::Replace => self.replace(id, fail.clone()),
-            Store::Insert => self.insert(id, fail.clone(), now),
-            Store::No => {}
-        }
-        fail
+        let at = match store {
+            Store::Replace => self.replace(id, fail, now),
+            Store::Insert => self.insert(id, fail, now),
+            Store::No => return Cow::Owned(fail),
+        };
+        Cow::Borrowed(&self.entries[at].2)
     }
 }
 
@@ -265,12 +272,14 @@ mod tests {
     #[test]
     fn host_from_an_earlier_line() {
         let mut c = MlfidCache::default();
-        let first = c.merge(
-            "c1",
-            data(&[("mlfid", "c1"), ("ip4", "192.0.2.1"), ("nofail", "x")]),
-            &["connect".to_string()],
-            0.0,
-        );
+        let first = c
+            .merge(
+                "c1",
+                data(&[("mlfid", "c1"), ("ip4", "192.0.2.1"), ("nofail", "x")]),
+                &["connect".to_string()],
+                0.0,
+            )
+            .into_owned();
         assert!(first.truthy("nofail"));
         let second = c.merge(
             "c1",

@@ -1154,10 +1154,11 @@ impl Finisher {
         let mut fail = FailData::from_groups(merged);
         let mlfid = fail.get("mlfid");
         if let Some(id) = &mlfid {
-            fail = self.mlfid_cache.merge(id, fail, matched, now);
-            if fail.truthy("nofail") && !self.options.check_all {
+            let merged = self.mlfid_cache.merge(id, fail, matched, now);
+            if merged.truthy("nofail") && !self.options.check_all {
                 return Next::Stop;
             }
+            fail = merged.into_owned();
         } else if self.options.details {
             fail.matches = Some(matched.to_vec());
         }

@@ -287,7 +287,6 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.clone(), Some(v.clone())))
                 .collect(),
-            fields,
             lines: vec!["a".into(), "b".into()],
             regex_index: 0,
             users: Default::default(),

@@ -485,7 +485,7 @@ impl Jail {
                 // Captured fields cost memory per tracked address: kept only when an action
                 // shows them (`<F-USER>`, `<fid>`, ...).
                 if self.keeps_fields {
-                    let mut fields = failure.fields.clone();
+                    let mut fields = failure.fields();
                     if let Some(fid) = &failure.fid {
                         fields.insert("fid".into(), fid.clone());
                     }
