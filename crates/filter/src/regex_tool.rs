@@ -1153,33 +1153,39 @@ impl Finisher {
         merged.extend(groups);
         let mut fail = FailData::from_groups(merged);
         let mlfid = fail.get("mlfid");
-        if let Some(id) = &mlfid {
-            let merged = self.mlfid_cache.merge(id, fail, matched, now);
-            if merged.truthy("nofail") && !self.options.check_all {
-                return Next::Stop;
+        let options = self.options;
+        let next = if options.check_all {
+            Next::Continue
+        } else {
+            Next::Stop
+        };
+        // The merged failure, lent by the multi-line store when it keeps it.
+        let fail: std::borrow::Cow<'_, FailData<Arc<TupleLine>>> = match &mlfid {
+            Some(id) => {
+                let merged = self.mlfid_cache.merge(id, fail, matched, now);
+                if merged.truthy("nofail") && !options.check_all {
+                    return Next::Stop;
+                }
+                merged
             }
-            fail = merged.into_owned();
-        } else if self.options.details {
-            fail.matches = Some(matched.to_vec());
-        }
-        let (host, ip) = match self.host_of(&fail) {
-            Some(h) => h,
             None => {
-                if let Some(id) = &mlfid {
-                    self.mlfid_cache.mark_pending(id);
+                if options.details {
+                    fail.matches = Some(matched.to_vec());
                 }
-                if self.options.ignore_pending {
-                    return if self.options.check_all {
-                        Next::Continue
-                    } else {
-                        Next::Stop
-                    };
-                }
-                (ToolHost::Pending, None)
+                std::borrow::Cow::Owned(fail)
             }
         };
+        let host = host_of(&fail, options.raw_hosts);
+        if host.is_none() && options.ignore_pending {
+            drop(fail);
+            if let Some(id) = &mlfid {
+                self.mlfid_cache.mark_pending(id);
+            }
+            return next;
+        }
         let nofail = fail.truthy("nofail");
-        let (groups, lines) = if self.options.details {
+        let (groups, lines) = if options.details {
+            let fail = fail.into_owned();
             let groups = fail
                 .groups
                 .into_iter()
@@ -1194,7 +1200,17 @@ impl Finisher {
                 .collect();
             (groups, lines)
         } else {
+            drop(fail);
             (BTreeMap::new(), Vec::new())
+        };
+        let (host, ip) = match host {
+            Some(h) => h,
+            None => {
+                if let Some(id) = &mlfid {
+                    self.mlfid_cache.mark_pending(id);
+                }
+                (ToolHost::Pending, None)
+            }
         };
         out.matches.push(ToolMatch {
             regex_index: index,
@@ -1204,32 +1220,29 @@ impl Finisher {
             nofail,
             lines,
         });
-        if self.options.check_all {
-            Next::Continue
-        } else {
-            Next::Stop
-        }
+        next
     }
+}
 
-    /// Whom a failure accuses (Fail2Ban's `findFailure` host rules), and the separate
-    /// address when the failure id differs from it. `None`: no host yet.
-    fn host_of<L: Clone>(&self, fail: &FailData<L>) -> Option<(ToolHost, Option<String>)> {
-        let fid = fail.get("fid");
-        let (ip, raw) = if let Some(ip) = fail.get("ip4").or_else(|| fail.get("ip6")) {
-            (ip, true)
-        } else if let Some(dns) = fail.get("dns") {
-            (dns, self.options.raw_hosts)
-        } else {
-            (fid.clone()?, true)
-        };
-        if !raw {
-            return Some((ToolHost::Lookup(ip), None));
-        }
-        Some(match fid {
-            Some(f) if f != ip => (ToolHost::Id(f), Some(ip)),
-            _ => (ToolHost::Id(ip), None),
-        })
+/// Whom a failure accuses (Fail2Ban's `findFailure` host rules), and the separate address
+/// when the failure id differs from it (`raw_hosts`: a name stays as it is). `None`: no host
+/// yet.
+fn host_of<L: Clone>(fail: &FailData<L>, raw_hosts: bool) -> Option<(ToolHost, Option<String>)> {
+    let fid = fail.get("fid");
+    let (ip, raw) = if let Some(ip) = fail.get("ip4").or_else(|| fail.get("ip6")) {
+        (ip, true)
+    } else if let Some(dns) = fail.get("dns") {
+        (dns, raw_hosts)
+    } else {
+        (fid.clone()?, true)
+    };
+    if !raw {
+        return Some((ToolHost::Lookup(ip), None));
     }
+    Some(match fid {
+        Some(f) if f != ip => (ToolHost::Id(f), Some(ip)),
+        _ => (ToolHost::Id(ip), None),
+    })
 }
 
 #[cfg(test)]
