@@ -204,6 +204,72 @@ pub fn required_literals(python: &str, multiline: bool) -> Option<Vec<Vec<u8>>> 
     (min_len(&set) >= MIN_USEFUL_LEN && set.len() <= MAX_REQUIRED).then_some(set)
 }
 
+/// Does the (single-line, tags expanded) Python regex `python` match every line that is not
+/// empty, and no empty one? True for the common prefregex shape
+/// `^<F-MLFID>optional parts</F-MLFID><F-CONTENT>.+</F-CONTENT>$`: its parts before the
+/// content can all be skipped, and `.+$` then takes the rest of any non-empty line. A caller
+/// that only needs to know *whether* such a regex matches a line (not its groups) can then
+/// answer without searching. The analysis is exact, on the parse of the pattern as the
+/// `regex` crate runs it; anything else answers `false`.
+pub fn matches_every_nonempty_line(python: &str) -> bool {
+    use regex_syntax::hir::{Class, HirKind, Look};
+    let Ok(t) = crate::dialect::translate(python, crate::dialect::Dialect::Rust, false) else {
+        return false;
+    };
+    if t.features.needs_backtracking() {
+        return false;
+    }
+    let Ok(hir) = regex_syntax::ParserBuilder::new().build().parse(&t.pattern) else {
+        return false;
+    };
+    /// Matches the empty text wherever it is tried, without looking around.
+    fn skippable(h: &regex_syntax::hir::Hir) -> bool {
+        match h.kind() {
+            HirKind::Empty => true,
+            HirKind::Repetition(r) => r.min == 0,
+            HirKind::Capture(c) => skippable(&c.sub),
+            HirKind::Concat(items) => items.iter().all(skippable),
+            HirKind::Alternation(alts) => alts.iter().any(skippable),
+            _ => false,
+        }
+    }
+    /// One or more of any character but a newline, as many as there are.
+    fn rest_of_line(h: &regex_syntax::hir::Hir) -> bool {
+        match h.kind() {
+            HirKind::Capture(c) => rest_of_line(&c.sub),
+            HirKind::Repetition(r) if r.min == 1 && r.max.is_none() && r.greedy => {
+                let HirKind::Class(Class::Unicode(class)) = r.sub.kind() else {
+                    return false;
+                };
+                let mut all_but_newline = regex_syntax::hir::ClassUnicode::new([
+                    regex_syntax::hir::ClassUnicodeRange::new('\0', '\x09'),
+                    regex_syntax::hir::ClassUnicodeRange::new('\x0b', char::MAX),
+                ]);
+                all_but_newline.difference(class);
+                all_but_newline.ranges().is_empty()
+                    && !class
+                        .ranges()
+                        .iter()
+                        .any(|r| r.start() <= '\n' && '\n' <= r.end())
+            }
+            _ => false,
+        }
+    }
+    let HirKind::Concat(items) = hir.kind() else {
+        return false;
+    };
+    let [first, middle @ .., content, last] = items.as_slice() else {
+        return false;
+    };
+    matches!(first.kind(), HirKind::Look(Look::Start))
+        && middle.iter().all(skippable)
+        && rest_of_line(content)
+        && matches!(
+            last.kind(),
+            HirKind::Look(Look::End | Look::EndLF | Look::EndCRLF)
+        )
+}
+
 /// Rules out texts that none of a list of regexes can match.
 #[derive(Debug, Clone)]
 pub struct Prefilter {
@@ -294,6 +360,52 @@ impl Prefilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefregexes_that_match_every_line() {
+        let sshd = r"^(?P<mlfid>(?:\[\])?\s*(?:<[^.]+\.[^.]+>\s+)?(?:\S+\s+)?(?:kernel:\s?\[ *\d+\.\d+\]:?\s+)?(?:@vserver_\S+\s+)?(?:(?:(?:\[\d+\])?:\s+[\[\(]?sshd(?:\(\S+\))?[\]\)]?:?|[\[\(]?sshd(?:\(\S+\))?[\]\)]?:?(?:\[\d+\])?:?)\s+)?(?:\[ID \d+ \S+\]\s+)?)(?:(?:error|fatal): (?:PAM: )?)?(?P<content>.+)$";
+        assert!(matches_every_nonempty_line(sshd));
+        // What the regex itself says, on lines as the single-line path searches them.
+        let compiled = crate::CompiledRegex::new(sshd, crate::UseDns::Warn, false).unwrap();
+        for line in [
+            "",
+            " ",
+            "\t",
+            "  ",
+            "\r",
+            "x",
+            "é",
+            "a b",
+            "bastion sshd[1]: ",
+            "sshd[1]: x",
+            "host kernel: [ 1.0]: y",
+            ":",
+            "[]",
+            "error: ",
+        ] {
+            let text = format!("{line}\n");
+            assert_eq!(compiled.is_match(&text), !line.is_empty(), "{line:?}");
+        }
+        assert!(matches_every_nonempty_line(r"^(?P<content>.+)$"));
+        assert!(matches_every_nonempty_line(r"^\s*(?:x)?(?P<content>.+)$"));
+        // An optional look-around can be left out.
+        assert!(matches_every_nonempty_line(r"^(?:\b)?(?P<content>.+)$"));
+        // A part that must be there, a look-around, a narrower class, a lazy or bounded
+        // repetition, a missing anchor: not every line.
+        for re in [
+            r"^sshd(?P<content>.+)$",
+            r"^\b(?P<content>.+)$",
+            r"^(?=a)(?P<content>.+)$",
+            r"^(?P<content>\S+)$",
+            r"^(?P<content>.+?)$",
+            r"^(?P<content>.{1,80})$",
+            r"(?P<content>.+)$",
+            r"^(?P<content>.+)",
+            r"^(?s)(?P<content>.+)$",
+        ] {
+            assert!(!matches_every_nonempty_line(re), "{re}");
+        }
+    }
 
     fn lits(re: &str) -> Option<Vec<String>> {
         required_literals(re, false).map(|s| {

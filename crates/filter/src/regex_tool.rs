@@ -474,6 +474,10 @@ pub struct Preparer {
 struct Searches {
     /// The filter's prefregex (shared) and a searcher for it.
     prefregex: Option<(Arc<Filter>, Searcher)>,
+    /// The prefregex matches every non-empty line (see
+    /// [`crate::prefilter::matches_every_nonempty_line`]): on a line the prefilter ruled out,
+    /// where only whether it matches counts, it need not run.
+    prefregex_matches_every_line: bool,
     /// Every regex tried: the failregex and ignoreregex searches, with searchers of their
     /// own.
     staged: Option<Staged>,
@@ -483,7 +487,13 @@ impl Searches {
     /// Run on a line the first stage cut around its date and ran the prefilter on.
     fn run(&mut self, p: &mut Prepared) {
         let skip = p.skip;
+        let every_line = self.prefregex_matches_every_line;
         p.pref = self.prefregex.as_mut().map(|(filter, searcher)| {
+            if skip && every_line {
+                if let Some(line) = p.text.strip_suffix('\n').filter(|l| !l.contains('\n')) {
+                    return !line.is_empty();
+                }
+            }
             let r = filter.prefregex().expect("kept only with a prefregex");
             let found = searcher.search(r, &p.text);
             if found && !skip {
@@ -696,6 +706,9 @@ impl RegexTool {
             (true, Some(r)) => Some((filter.clone(), Searcher::new(r, true))),
             _ => None,
         };
+        let prefregex_every_line = filter
+            .prefregex()
+            .is_some_and(|r| crate::prefilter::matches_every_nonempty_line(r.expanded()));
         // Filter::new built it for the same spec (single-line filters only).
         let prefilter = filter
             .prefilter()
@@ -757,7 +770,11 @@ impl RegexTool {
                 last_date_text: String::new(),
                 prefilter,
                 single,
-                searches: single.then_some(Searches { prefregex, staged }),
+                searches: single.then(|| Searches {
+                    prefregex_matches_every_line: prefregex_every_line,
+                    prefregex,
+                    staged,
+                }),
             },
             finisher,
             prepared: Prepared::default(),
