@@ -431,7 +431,7 @@ struct PreparedLine {
 /// A batch at least this long is filtered on two threads (see [`Filter::process_batch`]).
 pub const PIPELINE_MIN_LINES: usize = 512;
 /// Lines handed from the first stage to the second at a time.
-const PIPELINE_CHUNK: usize = 128;
+const PIPELINE_CHUNK: usize = 512;
 
 /// Where a line's date is, as [`Filter::split_date`] decided.
 #[derive(Debug, Clone, Copy)]
