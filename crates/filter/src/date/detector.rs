@@ -16,6 +16,7 @@ use std::sync::{Arc, LazyLock};
 
 use super::template::{unbound_pattern, DateTemplate, LINE_BEGIN, LINE_END};
 use crate::matcher::Captures;
+use crate::matcher::Matcher;
 
 /// Fail2Ban's default date patterns, in order.
 pub const DEFAULT_PATTERNS: [&str; 17] = [
@@ -448,14 +449,33 @@ impl DateDetector {
 
 /// The last date converted: (template, date text, `now`) → time. Consecutive lines often carry
 /// the same timestamp, so most conversions are answered from here.
+///
+/// Dates that end in their seconds (`…:%S`, two digits) are also answered per minute: when a
+/// minute is first met, its `:00` and `:59` are converted as well, and if they lie 59 s apart
+/// (no daylight-saving change, no "a day / a year ago" guess switching inside that minute)
+/// every second of it is `:00`'s time plus the seconds.
 #[derive(Debug, Default)]
 pub struct TimeCache {
     last: Option<(usize, String, f64, f64)>,
+    minute: Option<Minute>,
+    /// Scratch: a line with its seconds replaced.
+    probe: String,
+}
+
+/// A minute whose seconds convert linearly.
+#[derive(Debug)]
+struct Minute {
+    template: usize,
+    now: f64,
+    /// The match's text without its two digits of seconds.
+    prefix: String,
+    /// The time of its `:00`.
+    base: f64,
 }
 
 impl TimeCache {
     /// [`DateDetector::time`], reusing the last conversion when the same template matched the
-    /// same text at the same `now`.
+    /// same text at the same `now`, or the same minute (see above).
     pub fn time(
         &mut self,
         dates: &DateDetector,
@@ -471,7 +491,36 @@ impl TimeCache {
                 return Ok(*time);
             }
         }
-        let time = dates.time(line, m, now)?;
+        // Two digits of seconds at the very end of the match?
+        let seconds = m
+            .template
+            .matcher()
+            .group_index("S")
+            .and_then(|i| m.captures.get(i))
+            .filter(|&(s, e)| e == me && e - s == 2 && s >= ms)
+            .and_then(|(s, e)| {
+                let d = &line.as_bytes()[s..e];
+                (d[0].is_ascii_digit() && d[1].is_ascii_digit())
+                    .then(|| (s, f64::from((d[0] - b'0') * 10 + (d[1] - b'0'))))
+            });
+        let from_minute = seconds.and_then(|(s, secs)| {
+            let minute = self.minute.as_ref()?;
+            (minute.template == template
+                && minute.now == now
+                && minute.prefix == line[ms..s]
+                && secs < 60.0)
+                .then_some(minute.base + secs)
+        });
+        let time = match from_minute {
+            Some(t) => t,
+            None => {
+                let time = dates.time(line, m, now)?;
+                if let Some((s, secs)) = seconds.filter(|&(_, secs)| secs < 60.0) {
+                    self.learn_minute(dates, line, m, now, template, (ms, s), time - secs);
+                }
+                time
+            }
+        };
         let last = self
             .last
             .get_or_insert_with(|| (0, String::new(), 0.0, 0.0));
@@ -481,6 +530,38 @@ impl TimeCache {
         last.2 = now;
         last.3 = time;
         Ok(time)
+    }
+
+    /// Check that the minute of `line`'s date (match from `start`, seconds at `secs_at`)
+    /// converts linearly, with `base` as the time of its `:00`, and remember it if so.
+    #[allow(clippy::too_many_arguments)]
+    fn learn_minute(
+        &mut self,
+        dates: &DateDetector,
+        line: &str,
+        m: &DateMatch,
+        now: f64,
+        template: usize,
+        (start, secs_at): (usize, usize),
+        base: f64,
+    ) {
+        let mut at = |digits: &str| {
+            self.probe.clear();
+            self.probe.push_str(&line[..secs_at]);
+            self.probe.push_str(digits);
+            self.probe.push_str(&line[secs_at + 2..]);
+            dates.time(&self.probe, m, now).ok()
+        };
+        let (first, last) = (at("00"), at("59"));
+        self.minute = match (first, last) {
+            (Some(a), Some(b)) if b - a == 59.0 && a == base => Some(Minute {
+                template,
+                now,
+                prefix: line[start..secs_at].to_string(),
+                base,
+            }),
+            _ => None,
+        };
     }
 }
 
@@ -508,6 +589,52 @@ fn replace_date_slot(pre: &str, date: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Answers from the cache (same text, same minute) equal fresh conversions, also in the
+    /// minute where a year-less date stops being "more than a day ahead" and so stops being
+    /// taken for last year.
+    #[test]
+    fn cached_times_equal_fresh_conversions() {
+        let mut dates = DateDetector::from_datepattern(Some("{^LN-BEG}")).unwrap();
+        let mut cache = TimeCache::default();
+        let now = 1_732_795_200.5; // 2024-11-28 12:00:00.5 UTC
+        let (naive, _) = super::super::convert::local_now(now);
+        let (_, mo, d, h, mi, _) = naive.fields();
+        let month = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ][mo as usize - 1];
+        let mut lines = Vec::new();
+        // Today, minute after minute, every second twice.
+        for m in 0..3 {
+            for sec in 0..60 {
+                let l = format!("{month} {d:2} 09:{m:02}:{sec:02} host sshd[1]: x");
+                lines.push(l.clone());
+                lines.push(l);
+            }
+        }
+        // Tomorrow, the minute of "now + 1 day", where the year guess flips.
+        for sec in (0..60).rev().chain(0..60) {
+            lines.push(format!(
+                "{month} {:2} {h:02}:{mi:02}:{sec:02} host y",
+                d + 1
+            ));
+        }
+        let mut flips = 0;
+        let mut last: Option<f64> = None;
+        for line in &lines {
+            let m = dates.match_time(line, now).expect("a date");
+            let fresh = dates.time(line, &m, now).unwrap();
+            assert_eq!(cache.time(&dates, line, &m, now).unwrap(), fresh, "{line}");
+            if let Some(prev) = last {
+                flips += usize::from((fresh - prev).abs() > 86_400.0);
+            }
+            last = Some(fresh);
+        }
+        assert!(
+            flips > 0,
+            "the year guess should flip inside the last minute"
+        );
+    }
 
     #[test]
     fn default_detector_has_31_templates() {
