@@ -462,6 +462,42 @@ impl Found {
     }
 }
 
+/// Compile `regexes` in order (with their JIT copies when `jit`), on two threads when there
+/// are several: the compiles are independent, and the `regex` crate takes a millisecond or
+/// more for a regex with Unicode classes, a good part of a filter's start-up.
+fn compile_all(
+    regexes: &[String],
+    usedns: UseDns,
+    multiline: bool,
+    jit: bool,
+) -> Vec<Result<CompiledRegex, String>> {
+    let one = |r: &String| {
+        let mut c = CompiledRegex::new(r, usedns, multiline)?;
+        if jit {
+            c.enable_jit_captures();
+        }
+        Ok(c)
+    };
+    if regexes.len() < 4 {
+        return regexes.iter().map(one).collect();
+    }
+    let (first, second) = regexes.split_at(regexes.len() / 2);
+    std::thread::scope(|scope| {
+        let other = std::thread::Builder::new()
+            .name("filter-compile".into())
+            .spawn_scoped(scope, || second.iter().map(one).collect::<Vec<_>>());
+        let mut all: Vec<_> = first.iter().map(one).collect();
+        match other {
+            Ok(handle) => match handle.join() {
+                Ok(rest) => all.extend(rest),
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            Err(_) => all.extend(second.iter().map(one)),
+        }
+        all
+    })
+}
+
 impl Filter {
     /// Compile `spec`; errors name the option and index of every bad regex.
     pub fn new(spec: &FilterSpec) -> Result<Filter, Vec<FilterError>> {
@@ -490,8 +526,9 @@ impl Filter {
             .as_ref()
             .is_some_and(|p| FAILURE_ID_GROUPS.iter().any(|g| p.has_group(g)));
         let mut failregex = Vec::new();
-        for (i, r) in spec.failregex.iter().enumerate() {
-            match CompiledRegex::new(r, spec.usedns, multiline) {
+        let compiled = compile_all(&spec.failregex, spec.usedns, multiline, maxlines == 1);
+        for ((i, r), compiled) in spec.failregex.iter().enumerate().zip(compiled) {
+            match compiled {
                 Ok(c) => {
                     if !pref_has_id && !FAILURE_ID_GROUPS.iter().any(|g| c.has_group(g)) {
                         err(
@@ -544,13 +581,10 @@ impl Filter {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let (mut prefregex, mut failregex, mut ignoreregex) = (prefregex, failregex, ignoreregex);
+        let (mut prefregex, failregex, mut ignoreregex) = (prefregex, failregex, ignoreregex);
         if maxlines == 1 {
-            for r in prefregex
-                .iter_mut()
-                .chain(failregex.iter_mut())
-                .chain(ignoreregex.iter_mut())
-            {
+            // (The failregexes have theirs already: see compile_all.)
+            for r in prefregex.iter_mut().chain(ignoreregex.iter_mut()) {
                 r.enable_jit_captures();
             }
         }
