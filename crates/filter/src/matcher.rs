@@ -223,8 +223,24 @@ impl Matcher for RegexMatcher {
 /// UTF-8 and looks up no Unicode properties. Cloning shares the compiled code.
 #[derive(Clone)]
 pub(crate) struct Pcre2Code {
-    utf: pcre2::bytes::Regex,
+    pattern: Arc<str>,
+    /// The Unicode form. With an ASCII form it is compiled only when a subject first needs
+    /// it (shared by clones): most logs are all ASCII, and JIT code costs memory.
+    utf: Arc<OnceLock<pcre2::bytes::Regex>>,
     ascii: Option<pcre2::bytes::Regex>,
+}
+
+fn build_form(
+    pattern: &str,
+    unicode: bool,
+    jit: bool,
+) -> Result<pcre2::bytes::Regex, pcre2::Error> {
+    pcre2::bytes::RegexBuilder::new()
+        .utf(unicode)
+        .ucp(unicode)
+        .jit_if_available(jit)
+        .max_jit_stack_size(Some(8 << 20))
+        .build(pattern)
 }
 
 impl Pcre2Code {
@@ -234,41 +250,58 @@ impl Pcre2Code {
     }
 
     fn build_forms(pattern: &str, with_ascii: bool) -> Result<Pcre2Code, pcre2::Error> {
-        let build = |unicode: bool| {
-            pcre2::bytes::RegexBuilder::new()
-                .utf(unicode)
-                .ucp(unicode)
-                .jit_if_available(true)
-                .max_jit_stack_size(Some(8 << 20))
-                .build(pattern)
-        };
-        let utf = build(true)?;
-        let ascii = if with_ascii && pattern.is_ascii() {
-            build(false)
-                .ok()
-                .filter(|a| a.captures_len() == utf.captures_len())
-        } else {
-            None
-        };
-        Ok(Pcre2Code { utf, ascii })
+        if with_ascii && pattern.is_ascii() {
+            if let Ok(ascii) = build_form(pattern, false, true) {
+                // The Unicode form must compile too, with the same groups: checked now
+                // (without JIT code), compiled for use later if ever needed.
+                let unicode = build_form(pattern, true, false)?;
+                if unicode.capture_names() == ascii.capture_names() {
+                    return Ok(Pcre2Code {
+                        pattern: pattern.into(),
+                        utf: Arc::new(OnceLock::new()),
+                        ascii: Some(ascii),
+                    });
+                }
+            }
+        }
+        let utf = build_form(pattern, true, true)?;
+        Ok(Pcre2Code {
+            pattern: pattern.into(),
+            utf: Arc::new(OnceLock::from(utf)),
+            ascii: None,
+        })
+    }
+
+    fn unicode(&self) -> &pcre2::bytes::Regex {
+        self.utf.get_or_init(|| {
+            // It compiled when the code was built; the same input compiles the same way.
+            build_form(&self.pattern, true, true)
+                .expect("a pattern that compiled once compiles again")
+        })
     }
 
     /// The form that runs on `subject`.
     fn for_subject(&self, subject: &[u8]) -> &pcre2::bytes::Regex {
         match &self.ascii {
             Some(ascii) if subject.is_ascii() => ascii,
-            _ => &self.utf,
+            _ => self.unicode(),
         }
     }
 
     /// Capture group names by index.
     pub(crate) fn capture_names(&self) -> &[Option<String>] {
-        self.utf.capture_names()
+        match &self.ascii {
+            Some(ascii) => ascii.capture_names(),
+            None => self.unicode().capture_names(),
+        }
     }
 
     /// Capture slots for [`Self::captures_read_at`] (they fit both forms: the same groups).
     pub(crate) fn capture_locations(&self) -> pcre2::bytes::CaptureLocations {
-        self.utf.capture_locations()
+        match &self.ascii {
+            Some(ascii) => ascii.capture_locations(),
+            None => self.unicode().capture_locations(),
+        }
     }
 
     /// Search `subject` from `start` (context before it visible), filling `locs`.
