@@ -20,11 +20,14 @@
 //!
 //! - capture groups come from a PCRE2 JIT copy of each regex with reused capture slots
 //!   (`Searcher`), about ten times cheaper than the `regex` crate's capture engines;
-//! - one [`regex::RegexSet`] pass over a line tells which failregexes can match at all;
+//! - the filter's prefilter rules out lines no failregex can match, and names the candidate
+//!   failregexes of the others (a [`regex::RegexSet`] pass does it for a filter without one);
 //! - this module copies and allocates nothing for a line no failregex matches; match details
 //!   (groups, lines) are only built when asked for ([`ToolOptions::details`]);
-//! - the work is split in two stages, [`Preparer`] (date, prefregex) and [`Finisher`]
-//!   (everything with state that the failregexes need), which may run on two threads.
+//! - the work is split in two stages, [`Preparer`] (date, prefilter) and [`Finisher`]
+//!   (everything with state that the failregexes need), which may run on two threads; the
+//!   stateless searches (prefregex, failregexes, ignoreregexes) run in the first stage on one
+//!   thread and in the second on two ([`RegexTool::balanced_stages`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -407,8 +410,9 @@ enum Next {
     Stop,
 }
 
-/// A line after the first stage ([`Preparer`]): cut around its date, and on the
-/// single-line path already searched by the prefregex. Reused from line to line.
+/// A line after the first stage ([`Preparer`]): cut around its date, and on the single-line
+/// path checked by the prefilter and (unless they moved to the second stage) searched by the
+/// prefregex and failregexes. Reused from line to line.
 #[derive(Debug, Default)]
 pub struct Prepared {
     tuple: TupleLine,
@@ -441,7 +445,7 @@ pub struct Prepared {
     content: String,
 }
 
-/// A failregex that matched a line in the first stage.
+/// A failregex that matched a line (found by [`Searches::run`]).
 #[derive(Debug, Default)]
 struct Hit {
     index: usize,
@@ -451,7 +455,8 @@ struct Hit {
 }
 
 /// The first stage of a line: the date (the detector and the last date carry over from
-/// line to line) and, on the single-line path, the prefregex (stateless). [`Finisher`] does
+/// line to line) and, on the single-line path, the prefilter and the stateless searches
+/// (unless [`RegexTool::balanced_stages`] moved those to the second stage). [`Finisher`] does
 /// the rest; the two can run on two threads, one line apart or more.
 #[derive(Debug)]
 pub struct Preparer {
@@ -508,7 +513,7 @@ impl Searches {
     }
 }
 
-/// The first stage's own searchers for the failregexes and ignoreregexes.
+/// The searchers of [`Searches`] for the failregexes and ignoreregexes.
 #[derive(Debug)]
 struct Staged {
     filter: Arc<Filter>,
