@@ -369,9 +369,9 @@ pub(crate) fn split_matched_lines<L: Clone>(
 /// A compiled filter. Cheap to use from one thread; keeps the multi-line buffer and
 /// date-template hit statistics.
 ///
-/// A line goes through two stages: [`Dating`] finds and cuts out its date and runs the
+/// A line goes through two stages: `Dating` finds and cuts out its date and runs the
 /// prefilter (its state, the date templates' order and the last date, carries over from line
-/// to line), then [`Matching`] runs the regexes and keeps the buffer and the multi-line store.
+/// to line), then `Matching` runs the regexes and keeps the buffer and the multi-line store.
 /// [`Filter::process_batch`] runs the two on two threads over a large batch.
 #[derive(Debug)]
 pub struct Filter {
