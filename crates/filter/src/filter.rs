@@ -769,11 +769,9 @@ impl Dating {
             text.push_str(before);
             text.push_str(after);
             text.push('\n');
-            if !prefilter.may_match(text) {
+            if prefilter.check(text, &mut p.candidates).is_none() {
                 p.skip = true;
-                return;
             }
-            prefilter.candidates(text, &mut p.candidates);
         }
     }
 

@@ -345,6 +345,22 @@ impl Prefilter {
         self.searcher.is_match(text)
     }
 
+    /// [`Self::may_match`] and [`Self::candidates`] together: `None` when no regex can match,
+    /// else the candidates in `out`. The overlapping pass starts where the leftmost literal
+    /// does: no literal starts before it.
+    pub fn check(&self, text: &str, out: &mut Vec<bool>) -> Option<()> {
+        let first = self.searcher.find(text)?;
+        out.clear();
+        out.resize(self.regexes, false);
+        let input = aho_corasick::Input::new(text).span(first.start()..text.len());
+        for m in self.all.find_overlapping_iter(input) {
+            for &i in &self.owners[m.pattern().as_usize()] {
+                out[i] = true;
+            }
+        }
+        Some(())
+    }
+
     /// Does a literal hold a line break? (Then a text searched in pieces, such as a
     /// prefregex's `<F-CONTENT>` with a `\n` added, may hold one that the line does not.)
     pub fn has_newline(&self) -> bool {
@@ -475,5 +491,37 @@ mod tests {
         p.candidates("nothing", &mut c);
         assert_eq!(c, vec![false, false]);
         assert!(Prefilter::new([r"Failed", r"\d+"], false).is_none());
+    }
+
+    #[test]
+    fn check_is_may_match_and_candidates_in_one() {
+        // Literals that overlap and contain one another: the leftmost one starts the
+        // overlapping pass, and every literal at or after it is still found.
+        let p = Prefilter::new(
+            [
+                r"^authentication failure",
+                r"failure; user=\S+",
+                r"ure; us",
+                r"^x user=(\S+)",
+            ],
+            false,
+        )
+        .unwrap();
+        for text in [
+            "authentication failure; user=root",
+            "xx failure; user=bob",
+            "nothing here",
+            "ure; user=",
+            "a user= b",
+            "pam: authentication failure; logname= uid=0",
+        ] {
+            let (mut want, mut got) = (Vec::new(), Vec::new());
+            p.candidates(text, &mut want);
+            let checked = p.check(text, &mut got);
+            assert_eq!(checked.is_some(), p.may_match(text), "{text}");
+            if checked.is_some() {
+                assert_eq!(got, want, "{text}");
+            }
+        }
     }
 }

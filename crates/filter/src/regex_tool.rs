@@ -627,10 +627,9 @@ impl Preparer {
             fill_buffer(std::slice::from_ref(&p.tuple), &mut p.text);
             p.skip = false;
             if let Some(f) = &self.prefilter {
-                p.skip = !f.may_match(&p.text);
-                if !p.skip {
-                    f.candidates(&p.text, p.candidates.get_or_insert_with(Vec::new));
-                }
+                p.skip = f
+                    .check(&p.text, p.candidates.get_or_insert_with(Vec::new))
+                    .is_none();
             }
             if let Some(searches) = &mut self.searches {
                 searches.run(p);
