@@ -144,6 +144,23 @@ fn date_cases_agree_with_python() {
     }
 }
 
+/// The rows of `match_cases.jsonl` searched without `pos`/`endpos` arguments: the row, its
+/// regex, whether it is multi-line, and the input.
+fn plain_match_rows(text: &str) -> impl Iterator<Item = (Value, String, bool, String)> + '_ {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(|line| {
+            let row: Value = serde_json::from_str(line).expect("corpus row is JSON");
+            if row["args"].as_array().is_some_and(|a| !a.is_empty()) {
+                return None;
+            }
+            let regex = row["regex"].as_str().expect("regex").to_string();
+            let multiline = row["multiline"].as_bool().unwrap_or(false);
+            let input = row["input"].as_str().expect("input").to_string();
+            Some((row, regex, multiline, input))
+        })
+}
+
 /// The PCRE2 JIT copies single-line filters use for capture groups
 /// (`CompiledRegex::enable_jit_captures`) give Python's answers too, on every whole-text row
 /// of a regex the `regex` crate runs.
@@ -157,14 +174,8 @@ fn jit_copies_agree_with_python() {
     let text = std::fs::read_to_string(&path).expect("corpus readable");
     let mut cache: HashMap<(String, bool), Option<AnyMatcher>> = HashMap::new();
     let (mut rows, mut agreed) = (0, 0);
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let row: Value = serde_json::from_str(line).expect("corpus row is JSON");
-        if row["args"].as_array().is_some_and(|a| !a.is_empty()) {
-            continue;
-        }
-        let regex = row["regex"].as_str().expect("regex").to_string();
-        let multiline = row["multiline"].as_bool().unwrap_or(false);
-        let input = row["input"].as_str().expect("input");
+    for (row, regex, multiline, input) in plain_match_rows(&text) {
+        let input = input.as_str();
         let copy = cache.entry((regex.clone(), multiline)).or_insert_with(|| {
             let m = compile(&regex, multiline).ok()?;
             if m.engine() != warden_filter::Engine::Regex {
@@ -205,14 +216,8 @@ fn pcre2_ascii_and_unicode_forms_agree_with_python() {
     type Forms = Option<(AnyMatcher, AnyMatcher)>;
     let mut cache: HashMap<(String, bool), Forms> = HashMap::new();
     let (mut rows, mut ascii_rows, mut agreed) = (0, 0, 0);
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let row: Value = serde_json::from_str(line).expect("corpus row is JSON");
-        if row["args"].as_array().is_some_and(|a| !a.is_empty()) {
-            continue;
-        }
-        let regex = row["regex"].as_str().expect("regex").to_string();
-        let multiline = row["multiline"].as_bool().unwrap_or(false);
-        let input = row["input"].as_str().expect("input");
+    for (row, regex, multiline, input) in plain_match_rows(&text) {
+        let input = input.as_str();
         let forms = cache.entry((regex.clone(), multiline)).or_insert_with(|| {
             let t = translate(&regex, Dialect::Pcre2, multiline).ok()?;
             let both = Pcre2Matcher::build_limited(&t.pattern, 100_000).ok()?;
