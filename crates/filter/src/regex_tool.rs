@@ -954,26 +954,15 @@ impl Finisher {
         if n_ignore > 0 && n_ignore + 2 < n_fail && self.ignore_line(text, None, out) {
             return;
         }
-        let mut content_span = None;
-        if let Some(found) = p.pref {
-            self.prefregex_matched = found;
-            if !found {
-                return;
-            }
-            if self.options.prefregex_groups {
-                if let Some(searcher) = &self.prefregex {
-                    let get = |i: usize| p.pref_spans.get(i).copied().flatten();
-                    self.last_prefregex_groups =
-                        named_groups(&searcher.names, &searcher.alternates, &p.text, get);
-                }
-            }
-            content_span = self
-                .filter
-                .prefregex()
-                .and_then(|r| r.group_index("content"))
-                .and_then(|i| p.pref_spans.get(i).copied().flatten())
-                .filter(|(s, e)| s < e);
+        if !self.take_prefregex(p) {
+            return;
         }
+        let content_span = self
+            .filter
+            .prefregex()
+            .and_then(|r| r.group_index("content"))
+            .and_then(|i| p.pref_spans.get(i).copied().flatten())
+            .filter(|(s, e)| s < e);
         let mut content = std::mem::take(&mut self.content);
         let searched: &str = match content_span {
             Some((s, e)) => {
@@ -1028,6 +1017,23 @@ impl Finisher {
         self.content = content;
     }
 
+    /// Record the first stage's prefregex answer for the line (and its groups, when they are
+    /// asked for). `false`: the prefregex did not match, nothing more to do.
+    fn take_prefregex(&mut self, p: &Prepared) -> bool {
+        let Some(found) = p.pref else {
+            return true;
+        };
+        self.prefregex_matched = found;
+        if found && self.options.prefregex_groups {
+            if let Some(searcher) = &self.prefregex {
+                let get = |i: usize| p.pref_spans.get(i).copied().flatten();
+                self.last_prefregex_groups =
+                    named_groups(&searcher.names, &searcher.alternates, &p.text, get);
+            }
+        }
+        found
+    }
+
     /// The single-line case when the first stage ran the searches: only what has state
     /// (the multi-line failure store) is left, in the order [`Self::single_line_search`]
     /// would take it.
@@ -1036,18 +1042,8 @@ impl Finisher {
             out.ignore_hits.extend_from_slice(&p.early_ignore);
             return;
         }
-        if let Some(found) = p.pref {
-            self.prefregex_matched = found;
-            if !found {
-                return;
-            }
-            if self.options.prefregex_groups {
-                if let Some(searcher) = &self.prefregex {
-                    let get = |i: usize| p.pref_spans.get(i).copied().flatten();
-                    self.last_prefregex_groups =
-                        named_groups(&searcher.names, &searcher.alternates, &p.text, get);
-                }
-            }
+        if !self.take_prefregex(p) {
+            return;
         }
         let mut hits = std::mem::take(&mut p.hits);
         let mut pre_groups = None;
