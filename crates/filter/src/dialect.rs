@@ -86,20 +86,7 @@ const ANYTHING: &str = "(?s:.*)";
 
 /// Translate Python regex `src` to `dialect`. `multiline` is Python's `re.MULTILINE`.
 pub fn translate(src: &str, dialect: Dialect, multiline: bool) -> Result<Translated, DialectError> {
-    Translator {
-        src,
-        pos: 0,
-        dialect,
-        pieces: Vec::new(),
-        features: Features::default(),
-        global_flags: String::new(),
-        scoped_multiline: Vec::new(),
-        group_count: 0,
-        last: Last::Nothing,
-        loose: false,
-        optional_groups: Vec::new(),
-    }
-    .run(multiline)
+    Translator::new(src, dialect, false).run(multiline)
 }
 
 /// A `regex`-crate pattern whose language contains `src`'s (Python dialect): look-around and
@@ -107,21 +94,9 @@ pub fn translate(src: &str, dialect: Dialect, multiline: bool) -> Result<Transla
 /// quantifiers become greedy ones. It is never run; it is analysed for text every match
 /// must contain (see [`crate::prefilter`]), which stays true of the original pattern.
 pub fn translate_loose(src: &str, multiline: bool) -> Result<String, DialectError> {
-    Translator {
-        src,
-        pos: 0,
-        dialect: Dialect::Rust,
-        pieces: Vec::new(),
-        features: Features::default(),
-        global_flags: String::new(),
-        scoped_multiline: Vec::new(),
-        group_count: 0,
-        last: Last::Nothing,
-        loose: true,
-        optional_groups: Vec::new(),
-    }
-    .run(multiline)
-    .map(|t| t.pattern)
+    Translator::new(src, Dialect::Rust, true)
+        .run(multiline)
+        .map(|t| t.pattern)
 }
 
 enum Piece {
@@ -161,7 +136,24 @@ enum Last {
     QuantDone,
 }
 
-impl Translator<'_> {
+impl<'a> Translator<'a> {
+    /// A translator of `src` at its start (`loose`: [`translate_loose`]'s mode).
+    fn new(src: &'a str, dialect: Dialect, loose: bool) -> Self {
+        Translator {
+            src,
+            pos: 0,
+            dialect,
+            pieces: Vec::new(),
+            features: Features::default(),
+            global_flags: String::new(),
+            scoped_multiline: Vec::new(),
+            group_count: 0,
+            last: Last::Nothing,
+            loose,
+            optional_groups: Vec::new(),
+        }
+    }
+
     /// Validate a quantifier `c` against the previous token.
     fn quantifier(&mut self, c: char) -> Result<(), DialectError> {
         self.last = match self.last {
