@@ -88,6 +88,19 @@ pub(crate) struct NetlinkSocket {
 }
 
 impl NetlinkSocket {
+    /// One `recv` into the receive buffer: the length read, or negative on error (`errno`).
+    fn recv(&mut self, flags: libc::c_int) -> isize {
+        // SAFETY: `buf` is writable for its whole length.
+        unsafe {
+            libc::recv(
+                self.fd.as_raw_fd(),
+                self.buf.as_mut_ptr().cast(),
+                self.buf.len(),
+                flags,
+            )
+        }
+    }
+
     pub fn open() -> io::Result<NetlinkSocket> {
         // SAFETY: plain socket creation; the result is checked and owned.
         let fd = unsafe {
@@ -309,15 +322,7 @@ impl NetlinkSocket {
         let mut refused = 0usize;
         let mut whole: Option<String> = None;
         loop {
-            // SAFETY: `buf` is writable for its whole length.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    self.buf.as_mut_ptr().cast(),
-                    self.buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            };
+            let n = self.recv(libc::MSG_DONTWAIT);
             if n < 0 {
                 let e = io::Error::last_os_error();
                 match e.raw_os_error() {
@@ -447,15 +452,7 @@ impl NetlinkSocket {
         let mut elements = Vec::new();
         let mut interrupted = false;
         loop {
-            // SAFETY: `buf` is writable for its whole length.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    self.buf.as_mut_ptr().cast(),
-                    self.buf.len(),
-                    0,
-                )
-            };
+            let n = self.recv(0);
             if n < 0 {
                 let e = io::Error::last_os_error();
                 if e.kind() == io::ErrorKind::Interrupted {
