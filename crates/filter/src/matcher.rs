@@ -53,6 +53,11 @@ pub struct Captures {
 }
 
 impl Captures {
+    /// Captures from their spans (index 0: the whole match).
+    pub(crate) fn from_spans(spans: Vec<Option<(usize, usize)>>) -> Captures {
+        Captures { spans }
+    }
+
     /// Span of the whole match.
     pub fn span(&self) -> (usize, usize) {
         self.spans[0].unwrap_or((0, 0))

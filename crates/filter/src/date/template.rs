@@ -11,6 +11,7 @@ use std::sync::LazyLock;
 
 use super::convert;
 use super::fields;
+use super::syslog::SyslogStart;
 use crate::matcher::{self, AnyMatcher, Captures, Matcher};
 
 /// Template flag: anchored at the line start.
@@ -69,6 +70,8 @@ pub struct DateTemplate {
     /// How to convert a match.
     pub kind: Kind,
     matcher: AnyMatcher,
+    /// The direct reader, for syslog's line-start template.
+    syslog: Option<SyslogStart>,
 }
 
 // Meta-regexes over regex source text (none needs look-around in this form).
@@ -223,6 +226,7 @@ impl DateTemplate {
         regex.insert_str(0, &global);
         let matcher =
             matcher::compile_for_captures(&regex, false).map_err(|e| format!("{e}: {regex}"))?;
+        let syslog = SyslogStart::for_template(&regex, matcher.group_names());
         Ok(DateTemplate {
             name,
             pattern,
@@ -231,6 +235,7 @@ impl DateTemplate {
             weight: 1.0,
             kind,
             matcher,
+            syslog,
         })
     }
 
@@ -332,6 +337,11 @@ impl DateTemplate {
 
     /// Search `line[start..end]` (byte offsets, Python `search(line, pos, endpos)`).
     pub fn search(&self, line: &str, start: usize, end: usize) -> Option<Captures> {
+        if let Some(reader) = self.syslog.filter(|_| start == 0 && end == line.len()) {
+            if let Some(c) = reader.read(line) {
+                return Some(c);
+            }
+        }
         self.matcher.search_at(line, start, end)
     }
 
