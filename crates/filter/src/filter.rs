@@ -408,6 +408,13 @@ struct Matching {
     check_all_regex: bool,
     /// Scratch: which failregexes may match the current line.
     candidates: Vec<bool>,
+    /// A single-line filter takes [`Matching::find_failures_single`] (tests compare it with
+    /// the general path by turning this off).
+    lean: bool,
+    /// Scratch for the single-line path: the line without its date, and the prefregex's
+    /// `<F-CONTENT>`, each with `\n` added.
+    text: String,
+    content: String,
 }
 
 /// What the first stage found on a line, for the second.
@@ -618,6 +625,9 @@ impl Filter {
                 mlfid_cache: MlfidCache::default(),
                 check_all_regex: false,
                 candidates: Vec::new(),
+                lean: true,
+                text: String::new(),
+                content: String::new(),
             },
             prepared: PreparedLine::default(),
         })
@@ -864,8 +874,13 @@ impl Matching {
             };
         }
         std::mem::swap(&mut self.candidates, &mut p.candidates);
-        let split = split_line(line, cut, &p.last_date_text);
-        let found = self.find_failures(split, p.date.unwrap_or(now), now);
+        let date = p.date.unwrap_or(now);
+        let found = if self.maxlines <= 1 && self.lean {
+            self.find_failures_single(line, cut, &p.last_date_text, date, now)
+        } else {
+            let split = split_line(line, cut, &p.last_date_text);
+            self.find_failures(split, date, now)
+        };
         std::mem::swap(&mut self.candidates, &mut p.candidates);
         found.into_result(p.line_time)
     }
@@ -893,6 +908,146 @@ impl Matching {
             return true;
         }
         false
+    }
+
+    /// [`Self::find_failures`] for a single-line filter (`maxlines` ≤ 1): the same searches,
+    /// in the same order, on the same texts, with the same answers, but the line is copied
+    /// (split around its date) only when a failregex matches it, the prefregex's groups are
+    /// made only then, and the searched texts live in reused buffers. Most lines that get
+    /// this far match no failregex, and then nothing is allocated but the searches' own.
+    fn find_failures_single(
+        &mut self,
+        line: &str,
+        cut: DateCut,
+        last_date_text: &str,
+        date: f64,
+        now: f64,
+    ) -> Found {
+        // Nothing of a line stays behind in a single-line filter's buffer.
+        self.buffer.clear();
+        let mut text = std::mem::take(&mut self.text);
+        text.clear();
+        match cut {
+            DateCut::Span(s, e) => {
+                text.push_str(&line[..s]);
+                text.push_str(&line[e..]);
+            }
+            DateCut::Whole { .. } => text.push_str(line),
+        }
+        text.push('\n');
+        let mut content = std::mem::take(&mut self.content);
+        let found = self.single_line(line, cut, last_date_text, &text, &mut content, date, now);
+        self.text = text;
+        self.content = content;
+        found
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn single_line(
+        &mut self,
+        line: &str,
+        cut: DateCut,
+        last_date_text: &str,
+        text: &str,
+        content: &mut String,
+        date: f64,
+        now: f64,
+    ) -> Found {
+        /// What the failregexes search (the general path's buffer): the line or the
+        /// prefregex's content. (A match that takes the line out of the buffer ends the
+        /// search unless every regex is tried, and then the line stays.)
+        #[derive(Clone, Copy)]
+        enum Searched {
+            Line,
+            Content,
+        }
+        let mut found = Found::default();
+        if !self.ignoreregex.is_empty()
+            && self.ignoreregex.len() + 2 < self.failregex.len()
+            && self.ignoreregex.iter().any(|r| r.search(text).is_some())
+        {
+            found.ignored = true;
+            return found;
+        }
+        let mut searched = Searched::Line;
+        let mut pref_caps = None;
+        if let Some(pref) = &self.prefregex {
+            let Some(caps) = pref.search(text) else {
+                return found;
+            };
+            let value: Option<std::borrow::Cow<'_, str>> = if pref.alternates.is_empty() {
+                pref.group_index("content")
+                    .and_then(|i| caps.get(i))
+                    .map(|(s, e)| std::borrow::Cow::Borrowed(&text[s..e]))
+            } else {
+                // `alt_*` groups may fill `content`: read it as the groups have it.
+                pref.group_dict(text, &caps)
+                    .into_iter()
+                    .find(|(n, _)| n == "content")
+                    .and_then(|(_, v)| v)
+                    .map(std::borrow::Cow::Owned)
+            };
+            if let Some(value) = value.filter(|v| !v.is_empty()) {
+                content.clear();
+                content.push_str(&value);
+                content.push('\n');
+                searched = Searched::Content;
+            }
+            pref_caps = Some(caps);
+        }
+        let check_all = self.check_all_regex;
+        let candidates = std::mem::take(&mut self.candidates);
+        let mut split: Option<SplitLine> = None;
+        let mut pre_groups: Option<Vec<(String, Option<String>)>> = None;
+        for index in 0..self.failregex.len() {
+            if !candidates.get(index).copied().unwrap_or(true) {
+                continue;
+            }
+            let searched_text: &str = match searched {
+                Searched::Line => text,
+                Searched::Content => content,
+            };
+            let regex = &self.failregex[index];
+            let Some(caps) = regex.search(searched_text) else {
+                continue;
+            };
+            let groups = regex.group_dict(searched_text, &caps);
+            let ignored = !self.ignoreregex.is_empty()
+                && self
+                    .ignoreregex
+                    .iter()
+                    .any(|r| r.search(searched_text).is_some());
+            if ignored {
+                found.ignored = true;
+                if check_all {
+                    continue;
+                }
+                break;
+            }
+            let pre = pre_groups.get_or_insert_with(|| {
+                let (Some(pref), Some(caps)) = (&self.prefregex, &pref_caps) else {
+                    return Vec::new();
+                };
+                let mut groups = pref.group_dict(text, caps);
+                if let Some(i) = groups.iter().position(|(n, _)| n == "content") {
+                    groups.remove(i);
+                }
+                groups
+            });
+            let pre = std::mem::take(pre);
+            let line = split
+                .get_or_insert_with(|| split_line(line, cut, last_date_text))
+                .clone();
+            let stop = self.record(index, &pre, groups, vec![line], date, now, &mut found);
+            pre_groups = Some(pre);
+            if stop {
+                break;
+            }
+        }
+        let mut candidates = candidates;
+        candidates.clear();
+        self.candidates = candidates;
+        found
     }
 
     fn find_failures(&mut self, split: SplitLine, date: f64, now: f64) -> Found {
@@ -970,69 +1125,7 @@ impl Matching {
             } else {
                 current = Some(text);
             }
-            // Failregex groups override prefregex groups of the same name, even when empty.
-            let mut merged: BTreeMap<String, Option<String>> = pre_groups.iter().cloned().collect();
-            merged.extend(groups);
-            let mut fail = FailData::from_groups(merged);
-            let mlfid = fail.get("mlfid");
-            let mut nofail = false;
-            if let Some(id) = &mlfid {
-                let merged = self.mlfid_cache.merge(id, fail, &matched, now);
-                if merged.truthy("nofail") {
-                    nofail = true;
-                    if !check_all {
-                        found.nofail_matches.push(index);
-                        break;
-                    }
-                }
-                fail = merged.into_owned();
-            } else {
-                fail.matches = Some(matched);
-            }
-            let has_id = ["ip4", "ip6", "dns", "fid"]
-                .iter()
-                .any(|g| fail.get(g).is_some());
-            if !has_id {
-                // A multi-line failure still waiting for its host.
-                if let Some(id) = &mlfid {
-                    self.mlfid_cache.mark_pending(id);
-                }
-                found.nofail_matches.push(index);
-                if check_all {
-                    continue;
-                }
-                break;
-            }
-            let Some(host) = self.host_of(&|k| fail.get(k)) else {
-                if check_all {
-                    continue;
-                }
-                break;
-            };
-            if nofail {
-                found.nofail_matches.push(index);
-                continue;
-            }
-            let lines = fail
-                .matches
-                .unwrap_or_default()
-                .into_iter()
-                .map(|l| l.original.clone())
-                .collect();
-            found.failures.push(Failure {
-                host,
-                time: date,
-                fid: fail.groups.get("fid").cloned().flatten(),
-                lines,
-                regex_index: index,
-                users: fail.users.unwrap_or_default(),
-                groups: fail
-                    .groups
-                    .into_iter()
-                    .filter(|(k, _)| !is_skiplines(k))
-                    .collect(),
-            });
-            if !check_all {
+            if self.record(index, &pre_groups, groups, matched, date, now, &mut found) {
                 break;
             }
         }
@@ -1041,6 +1134,80 @@ impl Matching {
         candidates.clear();
         self.candidates = candidates;
         found
+    }
+
+    /// Record failregex `index`'s match (its groups, the lines it covers) after the ignore
+    /// check: merge a multi-line failure, find the host, and add a failure or a `nofail`
+    /// match to `found`. `true`: try no further failregex on this text.
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &mut self,
+        index: usize,
+        pre_groups: &[(String, Option<String>)],
+        groups: Vec<(String, Option<String>)>,
+        matched: Vec<SplitLine>,
+        date: f64,
+        now: f64,
+        found: &mut Found,
+    ) -> bool {
+        let check_all = self.check_all_regex;
+        // Failregex groups override prefregex groups of the same name, even when empty.
+        let mut merged: BTreeMap<String, Option<String>> = pre_groups.iter().cloned().collect();
+        merged.extend(groups);
+        let mut fail = FailData::from_groups(merged);
+        let mlfid = fail.get("mlfid");
+        let mut nofail = false;
+        if let Some(id) = &mlfid {
+            let merged = self.mlfid_cache.merge(id, fail, &matched, now);
+            if merged.truthy("nofail") {
+                nofail = true;
+                if !check_all {
+                    found.nofail_matches.push(index);
+                    return true;
+                }
+            }
+            fail = merged.into_owned();
+        } else {
+            fail.matches = Some(matched);
+        }
+        let has_id = ["ip4", "ip6", "dns", "fid"]
+            .iter()
+            .any(|g| fail.get(g).is_some());
+        if !has_id {
+            // A multi-line failure still waiting for its host.
+            if let Some(id) = &mlfid {
+                self.mlfid_cache.mark_pending(id);
+            }
+            found.nofail_matches.push(index);
+            return !check_all;
+        }
+        let Some(host) = self.host_of(&|k| fail.get(k)) else {
+            return !check_all;
+        };
+        if nofail {
+            found.nofail_matches.push(index);
+            return false;
+        }
+        let lines = fail
+            .matches
+            .unwrap_or_default()
+            .into_iter()
+            .map(|l| l.original.clone())
+            .collect();
+        found.failures.push(Failure {
+            host,
+            time: date,
+            fid: fail.groups.get("fid").cloned().flatten(),
+            lines,
+            regex_index: index,
+            users: fail.users.unwrap_or_default(),
+            groups: fail
+                .groups
+                .into_iter()
+                .filter(|(k, _)| !is_skiplines(k))
+                .collect(),
+        });
+        !check_all
     }
 
     /// The failure's host, as Fail2Ban picks its ticket id.
@@ -1380,5 +1547,83 @@ mod tests {
         );
         // The matched lines left the buffer.
         assert!(f.process_line("failed", 0.0).failures.is_empty());
+    }
+
+    #[test]
+    fn the_single_line_path_answers_as_the_general_path() {
+        // Prefregexes with and without content (one filled by an `alt_*` group), an
+        // ignoreregex tried before and one after the failregexes, multi-line connections,
+        // every regex tried or the first match only: each filter runs the same lines on both
+        // paths, and every result must be the same.
+        let pref = r"^\s*(?:<F-MLFID>\[\d+\]</F-MLFID> )?(?:ERR: )?<F-CONTENT>.+</F-CONTENT>$";
+        let alt_pref =
+            r"^(?:<F-ALT_CONTENT>x .*</F-ALT_CONTENT>|(?:ERR: )?<F-CONTENT>.*</F-CONTENT>)$";
+        let fails = [
+            r"^<F-NOFAIL>connect</F-NOFAIL> from <HOST>$",
+            r"^failed user <F-USER>\S+</F-USER>(?: from <HOST>)?$",
+            r"^(?:x )?bad login from <HOST> port \d+$",
+            r"login from <HOST>",
+            r"^<F-MLFFORGET>closed</F-MLFFORGET>(?: by <HOST>)?$",
+        ];
+        let specs = [
+            (None, vec![], 1),
+            (Some(pref), vec![], 1),
+            (Some(pref), vec![r"port 4\d+$"], 1),
+            (Some(alt_pref), vec![], 1),
+            (None, vec![r"from 192\.0\.2\.7\b"], 1),
+            (Some(pref), vec![r"user u1\d", r"^never$"], 0),
+        ];
+        let mut lines = Vec::new();
+        for i in 0..2000u32 {
+            let date = match i % 4 {
+                0 => String::new(),
+                _ => format!("May {:2} 10:{:02}:{:02} ", 1 + i % 28, i % 60, i % 59),
+            };
+            let conn = format!("[{}] ", i % 13);
+            let body = match i % 9 {
+                0 => format!("{conn}connect from 192.0.2.{}", i % 250),
+                1 => format!("{conn}failed user u{i}"),
+                2 => format!("{conn}ERR: failed user u{i} from 2001:db8::{:x}", i),
+                3 => format!("x bad login from 192.0.2.{} port {i}", i % 9),
+                4 => format!(
+                    "{conn}closed{}",
+                    if i % 2 == 0 { " by 192.0.2.9" } else { "" }
+                ),
+                5 => format!("ERR: bad login from 192.0.2.{} port {i}", i % 11),
+                6 => "session opened for user root".to_string(),
+                7 => format!("x login from 192.0.2.{}", i % 5),
+                _ => String::new(),
+            };
+            lines.push(format!("{date}{body}"));
+        }
+        let now = 1_716_000_000.0;
+        let mut compared = 0;
+        for (prefregex, ignore, maxlines) in &specs {
+            for all in [false, true] {
+                let make = || {
+                    let mut f = Filter::new(&FilterSpec {
+                        failregex: fails.iter().map(|s| s.to_string()).collect(),
+                        ignoreregex: ignore.iter().map(|s| s.to_string()).collect(),
+                        prefregex: prefregex.map(str::to_string),
+                        maxlines: *maxlines,
+                        ..Default::default()
+                    })
+                    .unwrap();
+                    f.set_check_all_regex(all);
+                    f
+                };
+                let mut general = make();
+                general.matching.lean = false;
+                let mut lean = make();
+                assert!(lean.matching.lean);
+                for line in &lines {
+                    let want = general.process_line(line, now);
+                    let got = lean.process_line(line, now);
+                    assert_eq!(got, want, "{line:?} ({prefregex:?}, {ignore:?}, all {all})");
+                    compared += usize::from(!want.failures.is_empty() || want.ignored);
+                }
+            }
+        }
+        assert!(compared > 2000, "{compared}");
     }
 }
