@@ -22,6 +22,40 @@ pub fn found(jail: &str, ip: IpAddr, time: f64) {
     tracing::info!(target: "warden::filter", jail, %ip, time, "[{jail}] Found {ip}");
 }
 
+thread_local! {
+    /// Is this thread announcing a batch of events (see [`found_all`])?
+    static IN_BATCH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// What writes out the log lines a batch held back (set by the program's logger).
+static LOG_FLUSH: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Set the function that writes out the log lines held back during a batch (see
+/// [`in_batch`]). Only the first call counts.
+pub fn set_log_flush(flush: fn()) {
+    let _ = LOG_FLUSH.set(flush);
+}
+
+/// Is the calling thread announcing a batch of events? A logger may then hold this thread's
+/// lines back and write them together when the batch ends (one write instead of one per
+/// line), in the order they came.
+pub fn in_batch() -> bool {
+    IN_BATCH.with(std::cell::Cell::get)
+}
+
+/// Announce the failures counted from one batch of lines ([`found`] for each), letting the
+/// logger write their lines together.
+pub fn found_all(jail: &str, found: impl IntoIterator<Item = (IpAddr, f64)>) {
+    IN_BATCH.with(|b| b.set(true));
+    for (ip, time) in found {
+        self::found(jail, ip, time);
+    }
+    IN_BATCH.with(|b| b.set(false));
+    if let Some(flush) = LOG_FLUSH.get() {
+        flush();
+    }
+}
+
 /// A failure from an ignored address.
 pub fn ignored(jail: &str, ip: IpAddr, reason: &str) {
     tracing::info!(target: "warden::filter", jail, %ip, reason, "[{jail}] Ignore {ip} by {reason}");

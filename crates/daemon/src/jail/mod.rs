@@ -349,9 +349,7 @@ impl Jail {
                             since_trim += batch.entries.len();
                         }
                     }
-                    for (ip, time) in found.drain(..) {
-                        events::found(&jail.name, ip, time);
-                    }
+                    events::found_all(&jail.name, found.drain(..));
                     if found.capacity() > 4 * BATCH_LINES {
                         found = Vec::new();
                     }
