@@ -1172,7 +1172,7 @@ impl Matching {
         }
         let has_id = ["ip4", "ip6", "dns", "fid"]
             .iter()
-            .any(|g| fail.get(g).is_some());
+            .any(|g| fail.get_str(g).is_some());
         if !has_id {
             // A multi-line failure still waiting for its host.
             if let Some(id) = &mlfid {
@@ -1181,7 +1181,7 @@ impl Matching {
             found.nofail_matches.push(index);
             return !check_all;
         }
-        let Some(host) = self.host_of(&|k| fail.get(k)) else {
+        let Some(host) = self.host_of(&|k| fail.get_str(k)) else {
             return !check_all;
         };
         if nofail {
@@ -1201,17 +1201,17 @@ impl Matching {
             lines,
             regex_index: index,
             users: fail.users.unwrap_or_default(),
-            groups: fail
-                .groups
-                .into_iter()
-                .filter(|(k, _)| !is_skiplines(k))
-                .collect(),
+            groups: {
+                let mut groups = fail.groups;
+                groups.retain(|k, _| !is_skiplines(k));
+                groups
+            },
         });
         !check_all
     }
 
     /// The failure's host, as Fail2Ban picks its ticket id.
-    fn host_of(&self, get: &dyn Fn(&str) -> Option<String>) -> Option<Host> {
+    fn host_of<'a>(&self, get: &dyn Fn(&str) -> Option<&'a str>) -> Option<Host> {
         let raw_mode = self.usedns == UseDns::Raw;
         let fid = get("fid");
         let (ip, family) = if let Some(ip) = get("ip4") {
@@ -1221,15 +1221,15 @@ impl Matching {
         } else if let Some(dns) = get("dns") {
             if !raw_mode {
                 // Resolution is the daemon's job: keep the name (an address stays an address).
-                return match parse_ip(&dns, None) {
+                return match parse_ip(dns, None) {
                     Some(ip) => Some(Host::Ip(ip)),
                     None if self.usedns == UseDns::No => None,
-                    None => Some(Host::Name(dns)),
+                    None => Some(Host::Name(dns.to_string())),
                 };
             }
             (dns, None)
         } else {
-            (fid.clone()?, None)
+            (fid?, None)
         };
         let as_host = |text: &str, family: Option<u8>| -> Host {
             if raw_mode && family.is_none() {
@@ -1238,8 +1238,8 @@ impl Matching {
             parse_ip(text, family).map_or_else(|| Host::Name(text.to_string()), Host::Ip)
         };
         Some(match fid {
-            Some(f) if f != ip => as_host(&f, None),
-            _ => as_host(&ip, family),
+            Some(f) if f != ip => as_host(f, None),
+            _ => as_host(ip, family),
         })
     }
 }

@@ -52,6 +52,11 @@ impl<L: Clone> FailData<L> {
         self.groups.get(key).cloned().flatten()
     }
 
+    /// A group's value, if it took part, without copying it.
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        self.groups.get(key).and_then(|v| v.as_deref())
+    }
+
     /// A group is present and non-empty (Python truthiness).
     pub fn truthy(&self, key: &str) -> bool {
         self.groups
