@@ -96,9 +96,19 @@ impl<L: Clone> Default for MlfidCache<L> {
     }
 }
 
+/// A quick hash of an id (only to skip most comparisons: equality is still checked).
 fn id_hash(id: &str) -> u64 {
-    use std::hash::{BuildHasher, BuildHasherDefault};
-    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(id)
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = id.len() as u64;
+    let mut chunks = id.as_bytes().chunks_exact(8);
+    for c in &mut chunks {
+        let word = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+        h = (h.rotate_left(5) ^ word).wrapping_mul(K);
+    }
+    for &b in chunks.remainder() {
+        h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+    }
+    h
 }
 
 impl<L: Clone> MlfidCache<L> {
@@ -109,25 +119,21 @@ impl<L: Clone> MlfidCache<L> {
             .position(|(eh, k, _, _)| *eh == h && k == id)
     }
 
-    /// Take the live entry for `id` out (an expired one is removed). The caller puts it back
-    /// with [`Self::replace`] or removes it.
-    fn take(&mut self, id: &str, now: f64) -> Option<FailData<L>> {
+    /// Take the live entry for `id` out (an expired one is removed), with its index. The
+    /// caller puts it back at that index or removes it.
+    fn take(&mut self, id: &str, now: f64) -> Option<(usize, FailData<L>)> {
         let i = self.position(id)?;
         if self.entries[i].3 > now {
             let empty = FailData::from_groups(BTreeMap::new());
-            return Some(std::mem::replace(&mut self.entries[i].2, empty));
+            return Some((i, std::mem::replace(&mut self.entries[i].2, empty)));
         }
         self.entries.remove(i);
         None
     }
 
-    /// Insert a new entry (evicting from the front when full); returns its index.
-    fn insert(&mut self, id: &str, data: FailData<L>, now: f64) -> usize {
-        if let Some(i) = self.position(id) {
-            self.entries[i].2 = data;
-            self.entries[i].3 = now + TTL;
-            return i;
-        }
+    /// Add an entry for an `id` not stored (evicting from the front when full); returns its
+    /// index.
+    fn push_new(&mut self, id: &str, data: FailData<L>, now: f64) -> usize {
         if self.entries.len() >= MAX_ENTRIES {
             while let Some((_, _, _, expiry)) = self.entries.pop_front() {
                 if expiry > now && self.entries.len() < MAX_ENTRIES {
@@ -138,24 +144,6 @@ impl<L: Clone> MlfidCache<L> {
         self.entries
             .push_back((id_hash(id), id.to_string(), data, now + TTL));
         self.entries.len() - 1
-    }
-
-    /// Replace an existing entry's data, keeping its place and expiry; returns its index.
-    fn replace(&mut self, id: &str, data: FailData<L>, now: f64) -> usize {
-        match self.position(id) {
-            Some(i) => {
-                self.entries[i].2 = data;
-                i
-            }
-            // Not reached: the merge that replaces took the entry out and left it in place.
-            None => self.insert(id, data, now),
-        }
-    }
-
-    fn remove(&mut self, id: &str) {
-        if let Some(i) = self.position(id) {
-            self.entries.remove(i);
-        }
     }
 
     /// Mark the stored entry for `id` as waiting for a host.
@@ -196,12 +184,13 @@ impl<L: Clone> MlfidCache<L> {
         let users;
         // Where the result lives afterwards: replaced in place, newly stored, or not stored.
         enum Store {
-            Replace,
+            /// Back at this index (taken from there).
+            Replace(usize),
             Insert,
             No,
         }
         let store;
-        if let Some(mut entry) = cached {
+        if let Some((at, mut entry)) = cached {
             users = entry.update_users(fail.get("user"));
             if entry.take_truthy("nofail") {
                 flags |= CACHED_NOFAIL;
@@ -222,10 +211,10 @@ impl<L: Clone> MlfidCache<L> {
             }
             fail = entry;
             if flags & FORGET != 0 {
-                self.remove(id);
+                self.entries.remove(at);
                 store = Store::No;
             } else {
-                store = Store::Replace;
+                store = Store::Replace(at);
             }
         } else if flags & FORGET == 0 {
             users = fail.update_users(fail.get("user"));
@@ -253,8 +242,12 @@ impl<L: Clone> MlfidCache<L> {
             fail.nofail_matches = Some(m);
         }
         let at = match store {
-            Store::Replace => self.replace(id, fail, now),
-            Store::Insert => self.insert(id, fail, now),
+            Store::Replace(at) => {
+                self.entries[at].2 = fail;
+                at
+            }
+            // `take` found no live entry and removed an expired one: the id is not stored.
+            Store::Insert => self.push_new(id, fail, now),
             Store::No => return Cow::Owned(fail),
         };
         Cow::Borrowed(&self.entries[at].2)
