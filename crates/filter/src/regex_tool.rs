@@ -491,6 +491,12 @@ struct Searches {
 impl Searches {
     /// Run on a line the first stage cut around its date and ran the prefilter on.
     fn run(&mut self, p: &mut Prepared) {
+        self.run_prefregex(p);
+        self.run_staged(p);
+    }
+
+    /// The prefregex's part of [`Self::run`].
+    fn run_prefregex(&mut self, p: &mut Prepared) {
         let skip = p.skip;
         let every_line = self.prefregex_matches_every_line;
         p.pref = self.prefregex.as_mut().map(|(filter, searcher)| {
@@ -506,8 +512,12 @@ impl Searches {
             }
             found
         });
+    }
+
+    /// The failregexes' and ignoreregexes' part of [`Self::run`], after the prefregex's.
+    fn run_staged(&mut self, p: &mut Prepared) {
         p.staged = false;
-        if let Some(staged) = self.staged.as_mut().filter(|_| !skip) {
+        if let Some(staged) = self.staged.as_mut().filter(|_| !p.skip) {
             staged.search(p);
         }
     }
@@ -825,11 +835,17 @@ impl RegexTool {
 
     /// [`Self::stages`] for two threads: the failregex and ignoreregex searches move to the
     /// second stage, which otherwise has far less to do than the first (date detection,
-    /// prefilter, prefregex). The groups they find are then made and dropped on the same
-    /// thread.
+    /// prefilter, prefregex); the prefregex stays in the first. The groups the failregexes
+    /// find are then made and dropped on the same thread.
     pub fn balanced_stages(&mut self) -> Option<(&mut Preparer, &mut Finisher)> {
         if self.preparer.single && self.finisher.searches.is_none() {
-            self.finisher.searches = self.preparer.searches.take();
+            if let Some(first) = self.preparer.searches.as_mut() {
+                self.finisher.searches = Some(Searches {
+                    prefregex: None,
+                    prefregex_matches_every_line: first.prefregex_matches_every_line,
+                    staged: first.staged.take(),
+                });
+            }
         }
         self.stages()
     }
@@ -870,8 +886,13 @@ impl Finisher {
             return out;
         }
         if self.maxlines <= 1 {
-            if let Some(searches) = self.searches.as_mut().filter(|_| !p.searched) {
-                searches.run(p);
+            if let Some(searches) = self.searches.as_mut() {
+                // After [`RegexTool::balanced_stages`], the first stage ran the prefregex.
+                if p.searched {
+                    searches.run_staged(p);
+                } else {
+                    searches.run(p);
+                }
             }
             self.single_line_search(p, now, &mut out);
             return out;
