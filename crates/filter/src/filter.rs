@@ -199,6 +199,76 @@ impl CompiledRegex {
     }
 }
 
+/// The groups a failure's bookkeeping reads: the multi-line merge's steering groups, the
+/// users of a connection, and what names the host. (A failregex's other groups only matter
+/// to actions that show them.)
+pub const BOOKKEEPING_GROUPS: [&str; 9] = [
+    "mlfid",
+    "nofail",
+    "mlfgained",
+    "mlfforget",
+    "user",
+    "ip4",
+    "ip6",
+    "dns",
+    "fid",
+];
+
+/// Which groups of a regex a match's dict holds: all of them, or only the named ones (with
+/// the `alt_*` groups that fill those, which are then left out of the dict themselves).
+#[derive(Debug, Clone)]
+pub(crate) struct GroupSelection {
+    names: Vec<Option<String>>,
+    alternates: Vec<(String, String)>,
+    only: bool,
+}
+
+impl GroupSelection {
+    /// Every group of a regex with groups `names`.
+    pub(crate) fn all(names: &[Option<String>]) -> Self {
+        GroupSelection {
+            names: names.to_vec(),
+            alternates: alternates_of(names),
+            only: false,
+        }
+    }
+
+    /// Only the groups named in `keep`.
+    pub(crate) fn only(names: &[Option<String>], keep: &[&str]) -> Self {
+        let alternates: Vec<(String, String)> = alternates_of(names)
+            .into_iter()
+            .filter(|(_, target)| keep.contains(&target.as_str()))
+            .collect();
+        let names = names
+            .iter()
+            .map(|n| {
+                n.clone().filter(|n| {
+                    keep.contains(&n.as_str()) || alternates.iter().any(|(alt, _)| alt == n)
+                })
+            })
+            .collect();
+        GroupSelection {
+            names,
+            alternates,
+            only: true,
+        }
+    }
+
+    /// The selected groups of a match whose group spans `get` gives, as
+    /// [`CompiledRegex::group_dict`] has them.
+    pub(crate) fn dict(
+        &self,
+        text: &str,
+        get: impl Fn(usize) -> Option<(usize, usize)>,
+    ) -> Vec<(String, Option<String>)> {
+        let mut groups = named_groups(&self.names, &self.alternates, text, get);
+        if self.only && !self.alternates.is_empty() {
+            groups.retain(|(n, _)| !self.alternates.iter().any(|(alt, _)| alt == n));
+        }
+        groups
+    }
+}
+
 /// The `alt_NAME[_N]` groups among `names` and the group each fills, sorted.
 pub(crate) fn alternates_of(names: &[Option<String>]) -> Vec<(String, String)> {
     let mut alternates: Vec<(String, String)> = names
@@ -408,6 +478,10 @@ struct Matching {
     check_all_regex: bool,
     /// Scratch: which failregexes may match the current line.
     candidates: Vec<bool>,
+    /// The groups a match's dict holds, per failregex and for the prefregex (see
+    /// [`Filter::keep_bookkeeping_groups_only`]).
+    fail_groups: Vec<GroupSelection>,
+    pref_groups: Option<GroupSelection>,
     /// A single-line filter takes [`Matching::find_failures_single`] (tests compare it with
     /// the general path by turning this off).
     lean: bool,
@@ -616,6 +690,11 @@ impl Filter {
                 time_cache: TimeCache::default(),
             },
             matching: Matching {
+                fail_groups: failregex
+                    .iter()
+                    .map(|r| GroupSelection::all(&r.names))
+                    .collect(),
+                pref_groups: prefregex.as_ref().map(|r| GroupSelection::all(&r.names)),
                 prefregex,
                 failregex,
                 ignoreregex,
@@ -631,6 +710,25 @@ impl Filter {
             },
             prepared: PreparedLine::default(),
         })
+    }
+
+    /// From now on, extract only the groups of a match that the failure bookkeeping reads
+    /// ([`BOOKKEEPING_GROUPS`], and the prefregex's `content`): [`Failure::groups`] then holds
+    /// only those, and everything else about the results stays the same. For a daemon whose
+    /// actions show no captured field: the other groups are never copied.
+    pub fn keep_bookkeeping_groups_only(&mut self) {
+        let m = &mut self.matching;
+        m.fail_groups = m
+            .failregex
+            .iter()
+            .map(|r| GroupSelection::only(&r.names, &BOOKKEEPING_GROUPS))
+            .collect();
+        let mut keep = BOOKKEEPING_GROUPS.to_vec();
+        keep.push("content");
+        m.pref_groups = m
+            .prefregex
+            .as_ref()
+            .map(|r| GroupSelection::only(&r.names, &keep));
     }
 
     /// Try every failregex on each line instead of stopping at the first match (Fail2Ban's
@@ -1011,7 +1109,7 @@ impl Matching {
             let Some(caps) = regex.search(searched_text) else {
                 continue;
             };
-            let groups = regex.group_dict(searched_text, &caps);
+            let groups = self.fail_groups[index].dict(searched_text, |i| caps.get(i));
             let ignored = !self.ignoreregex.is_empty()
                 && self
                     .ignoreregex
@@ -1025,10 +1123,10 @@ impl Matching {
                 break;
             }
             let pre = pre_groups.get_or_insert_with(|| {
-                let (Some(pref), Some(caps)) = (&self.prefregex, &pref_caps) else {
+                let (Some(sel), Some(caps)) = (&self.pref_groups, &pref_caps) else {
                     return Vec::new();
                 };
-                let mut groups = pref.group_dict(text, caps);
+                let mut groups = sel.dict(text, |i| caps.get(i));
                 if let Some(i) = groups.iter().position(|(n, _)| n == "content") {
                     groups.remove(i);
                 }
@@ -1078,7 +1176,10 @@ impl Matching {
             let Some(caps) = pref.search(text) else {
                 return found;
             };
-            pre_groups = pref.group_dict(text, &caps);
+            pre_groups = match &self.pref_groups {
+                Some(sel) => sel.dict(text, |i| caps.get(i)),
+                None => pref.group_dict(text, &caps),
+            };
             let content = pre_groups
                 .iter()
                 .position(|(n, _)| n == "content")
@@ -1109,7 +1210,7 @@ impl Matching {
                 current = Some(text);
                 continue;
             };
-            let groups = regex.group_dict(&text, &caps);
+            let groups = self.fail_groups[index].dict(&text, |i| caps.get(i));
             let (matched, unmatched) = split_matched(regex, &text, &caps, &org);
             if !self.ignoreregex.is_empty()
                 && self.ignore_line(&text, Some((&matched, &unmatched)), consume)
@@ -1625,5 +1726,63 @@ mod tests {
             }
         }
         assert!(compared > 2000, "{compared}");
+    }
+
+    #[test]
+    fn bookkeeping_groups_only_change_nothing_but_the_groups_kept() {
+        // A prefregex with its own groups and an `alt_*` content, failregexes with groups the
+        // bookkeeping reads (user, host, nofail, mlfid) and others (port, alt_user): the
+        // results must be the same but for the groups left out.
+        let pref = r"^\s*(?:<F-MLFID>\[\d+\]</F-MLFID> )?(?:pid=<F-PID>\d+</F-PID> )?<F-CONTENT>.+</F-CONTENT>$";
+        let fails = [
+            r"^<F-NOFAIL>connect</F-NOFAIL> from <HOST> port <F-PORT>\d+</F-PORT>$",
+            r"^failed (?:user <F-USER>\S+</F-USER>|ruser <F-ALT_USER>\S+</F-ALT_USER>)(?: from <HOST>)?$",
+            r"^bad login from <HOST>(?: as <F-ALT_USER_2>\w+</F-ALT_USER_2>)?$",
+        ];
+        let make = || {
+            Filter::new(&FilterSpec {
+                failregex: fails.iter().map(|s| s.to_string()).collect(),
+                prefregex: Some(pref.to_string()),
+                maxlines: 1,
+                ..Default::default()
+            })
+            .unwrap()
+        };
+        let mut all = make();
+        let mut few = make();
+        few.keep_bookkeeping_groups_only();
+        let now = 1_716_000_000.0;
+        let mut failures = 0;
+        for i in 0..600u32 {
+            let body = match i % 6 {
+                0 => format!("[{}] connect from 192.0.2.{} port {i}", i % 7, i % 200),
+                1 => format!("[{}] pid={i} failed user u{i}", i % 7),
+                2 => format!("[{}] failed ruser r{i} from 192.0.2.{}", i % 7, i % 9),
+                3 => format!("bad login from 2001:db8::{:x} as a{i}", i),
+                4 => format!("pid={i} bad login from 192.0.2.3"),
+                _ => "something else".to_string(),
+            };
+            let line = format!("May {:2} 10:00:{:02} {body}", 1 + i % 28, i % 60);
+            let want = all.process_line(&line, now);
+            let mut got = few.process_line(&line, now);
+            assert_eq!(got.failures.len(), want.failures.len(), "{line}");
+            for (g, w) in got.failures.iter_mut().zip(&want.failures) {
+                assert!(g
+                    .groups
+                    .keys()
+                    .all(|k| BOOKKEEPING_GROUPS.contains(&k.as_str())));
+                let kept: BTreeMap<String, Option<String>> = w
+                    .groups
+                    .iter()
+                    .filter(|(k, _)| BOOKKEEPING_GROUPS.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                assert_eq!(g.groups, kept, "{line}");
+                g.groups = w.groups.clone();
+            }
+            assert_eq!(got, want, "{line}");
+            failures += want.failures.len();
+        }
+        assert!(failures > 200, "{failures}");
     }
 }

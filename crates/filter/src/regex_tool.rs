@@ -35,7 +35,9 @@ use std::sync::Arc;
 use crate::date::convert::{parse_zone, TimeError};
 use crate::date::{DateDetector, TimeCache};
 use crate::dialect::{self, Dialect};
-use crate::filter::{alternates_of, named_groups, split_matched_lines, CompiledRegex};
+use crate::filter::{
+    alternates_of, named_groups, split_matched_lines, CompiledRegex, GroupSelection,
+};
 use crate::matcher::{Captures, Engine};
 use crate::multiline::{FailData, MlfidCache};
 use crate::prefilter::Prefilter;
@@ -181,13 +183,9 @@ struct Searcher {
     names: Vec<Option<String>>,
     /// `alt_NAME[_N]` groups and the group they fill (`<F-ALT_*>`), sorted.
     alternates: Vec<(String, String)>,
-    /// [`Self::restrict`]: the names with unwanted groups left out, and the alternates that
-    /// fill a wanted group.
-    restricted: Option<(GroupNames, Vec<(String, String)>)>,
+    /// [`Self::restrict`]: the groups extracted.
+    restricted: Option<GroupSelection>,
 }
-
-/// Capture group names by index (`None`: unnamed, or left out).
-type GroupNames = Vec<Option<String>>;
 
 /// A PCRE2 JIT copy of a regex, with its capture slots.
 struct Jit {
@@ -237,22 +235,7 @@ impl Searcher {
 
     /// Extract only the groups named in `keep` from now on (see [`Self::restricted_dict`]).
     fn restrict(mut self, keep: &[&str]) -> Searcher {
-        let alternates: Vec<(String, String)> = self
-            .alternates
-            .iter()
-            .filter(|(_, target)| keep.contains(&target.as_str()))
-            .cloned()
-            .collect();
-        let names = self
-            .names
-            .iter()
-            .map(|n| {
-                n.clone().filter(|n| {
-                    keep.contains(&n.as_str()) || alternates.iter().any(|(alt, _)| alt == n)
-                })
-            })
-            .collect();
-        self.restricted = Some((names, alternates));
+        self.restricted = Some(GroupSelection::only(&self.names, keep));
         self
     }
 
@@ -267,14 +250,10 @@ impl Searcher {
         text: &str,
         get: impl Fn(usize) -> Option<(usize, usize)>,
     ) -> Vec<(String, Option<String>)> {
-        let Some((names, alternates)) = &self.restricted else {
-            return named_groups(&self.names, &self.alternates, text, get);
-        };
-        let mut groups = named_groups(names, alternates, text, get);
-        if !alternates.is_empty() {
-            groups.retain(|(n, _)| !alternates.iter().any(|(alt, _)| alt == n));
+        match &self.restricted {
+            Some(selection) => selection.dict(text, get),
+            None => named_groups(&self.names, &self.alternates, text, get),
         }
-        groups
     }
 
     /// Search `text`; on a match the spans stay available through [`Self::get`].
@@ -321,19 +300,8 @@ impl Searcher {
     }
 }
 
-/// The groups a match's bookkeeping reads when its details are not asked for: the
-/// multi-line merge's steering groups, `user` (users per connection) and what names the host.
-const SUMMARY_GROUPS: [&str; 9] = [
-    "mlfid",
-    "nofail",
-    "mlfgained",
-    "mlfforget",
-    "user",
-    "ip4",
-    "ip6",
-    "dns",
-    "fid",
-];
+/// The groups a match's bookkeeping reads when its details are not asked for.
+const SUMMARY_GROUPS: [&str; 9] = crate::filter::BOOKKEEPING_GROUPS;
 
 /// All failregexes the `regex` crate runs, in one set: one pass over a line tells which of
 /// them can match, so the others are not searched one by one.

@@ -296,6 +296,10 @@ impl Jail {
     /// The channel holds [`FILTER_QUEUE`] batches: whoever sends waits while the jail is that far
     /// behind, so a large append is read as fast as it is filtered instead of into memory.
     pub fn spawn_filter_thread(self: &Arc<Self>, mut filter: Filter) -> FilterSender {
+        if !self.keeps_fields {
+            // No action shows a captured field: only what counting and banning read.
+            filter.keep_bookkeeping_groups_only();
+        }
         let (tx, rx) = mpsc::sync_channel::<FilterInput>(FILTER_QUEUE);
         let jail = Arc::clone(self);
         std::thread::Builder::new()
