@@ -513,6 +513,8 @@ struct PreparedLine {
 pub const PIPELINE_MIN_LINES: usize = 512;
 /// Lines handed from the first stage to the second at a time.
 const PIPELINE_CHUNK: usize = 512;
+/// ... except the first chunk of a batch, the one the second stage waits for.
+const PIPELINE_FIRST_CHUNK: usize = 32;
 
 /// Where a line's date is, as [`Filter::split_date`] decided.
 #[derive(Debug, Clone, Copy)]
@@ -796,7 +798,14 @@ impl Filter {
                 .name("filter-dates".into())
                 .stack_size(256 << 10)
                 .spawn_scoped(scope, move || {
-                    for chunk in lines.chunks(PIPELINE_CHUNK) {
+                    // The second stage waits for the first chunk: a small one gets it going
+                    // sooner, then chunks grow to their full size.
+                    let mut rest = lines;
+                    let mut size = PIPELINE_FIRST_CHUNK;
+                    while !rest.is_empty() {
+                        let (chunk, tail) = rest.split_at(size.min(rest.len()));
+                        rest = tail;
+                        size = (size * 2).min(PIPELINE_CHUNK);
                         let mut prepared = empty_rx.try_recv().unwrap_or_default();
                         prepared.resize_with(chunk.len(), PreparedLine::default);
                         for (line, p) in chunk.iter().zip(prepared.iter_mut()) {
