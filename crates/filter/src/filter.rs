@@ -482,6 +482,8 @@ struct Matching {
     /// [`Filter::keep_bookkeeping_groups_only`]).
     fail_groups: Vec<GroupSelection>,
     pref_groups: Option<GroupSelection>,
+    /// Fill [`Failure::groups`] (not after [`Filter::keep_bookkeeping_groups_only`]).
+    failure_groups: bool,
     /// A single-line filter takes [`Matching::find_failures_single`] (tests compare it with
     /// the general path by turning this off).
     lean: bool,
@@ -697,6 +699,7 @@ impl Filter {
                     .map(|r| GroupSelection::all(&r.names))
                     .collect(),
                 pref_groups: prefregex.as_ref().map(|r| GroupSelection::all(&r.names)),
+                failure_groups: true,
                 prefregex,
                 failregex,
                 ignoreregex,
@@ -715,11 +718,13 @@ impl Filter {
     }
 
     /// From now on, extract only the groups of a match that the failure bookkeeping reads
-    /// ([`BOOKKEEPING_GROUPS`], and the prefregex's `content`): [`Failure::groups`] then holds
-    /// only those, and everything else about the results stays the same. For a daemon whose
-    /// actions show no captured field: the other groups are never copied.
+    /// ([`BOOKKEEPING_GROUPS`], and the prefregex's `content`), and leave
+    /// [`Failure::groups`] empty; everything else about the results (host, time, `fid`,
+    /// users, lines, `nofail` matches) stays the same. For a daemon whose actions show no
+    /// captured field: the other groups are never copied.
     pub fn keep_bookkeeping_groups_only(&mut self) {
         let m = &mut self.matching;
+        m.failure_groups = false;
         m.fail_groups = m
             .failregex
             .iter()
@@ -1267,23 +1272,29 @@ impl Matching {
         let mut fail = FailData::from_groups(merged);
         let mlfid = fail.get("mlfid");
         let mut nofail = false;
-        if let Some(id) = &mlfid {
-            let merged = self.mlfid_cache.merge(id, fail, &matched, now);
-            if merged.truthy("nofail") {
-                nofail = true;
-                if !check_all {
-                    found.nofail_matches.push(index);
-                    return true;
+        // The merged failure, lent by the multi-line store when it keeps it.
+        let fail: std::borrow::Cow<'_, FailData<SplitLine>> = match &mlfid {
+            Some(id) => {
+                let merged = self.mlfid_cache.merge(id, fail, &matched, now);
+                if merged.truthy("nofail") {
+                    nofail = true;
+                    if !check_all {
+                        found.nofail_matches.push(index);
+                        return true;
+                    }
                 }
+                merged
             }
-            fail = merged.into_owned();
-        } else {
-            fail.matches = Some(matched);
-        }
+            None => {
+                fail.matches = Some(matched);
+                std::borrow::Cow::Owned(fail)
+            }
+        };
         let has_id = ["ip4", "ip6", "dns", "fid"]
             .iter()
             .any(|g| fail.get_str(g).is_some());
         if !has_id {
+            drop(fail);
             // A multi-line failure still waiting for its host.
             if let Some(id) = &mlfid {
                 self.mlfid_cache.mark_pending(id);
@@ -1291,67 +1302,85 @@ impl Matching {
             found.nofail_matches.push(index);
             return !check_all;
         }
-        let Some(host) = self.host_of(&|k| fail.get_str(k)) else {
+        let Some(host) = host_of(self.usedns, &|k| fail.get_str(k)) else {
             return !check_all;
         };
         if nofail {
             found.nofail_matches.push(index);
             return false;
         }
-        let lines = fail
-            .matches
-            .unwrap_or_default()
-            .into_iter()
-            .map(|l| l.original.clone())
-            .collect();
-        found.failures.push(Failure {
-            host,
-            time: date,
-            fid: fail.groups.get("fid").cloned().flatten(),
-            lines,
-            regex_index: index,
-            users: fail.users.unwrap_or_default(),
-            groups: {
-                let mut groups = fail.groups;
-                groups.retain(|k, _| !is_skiplines(k));
-                groups
-            },
-        });
+        let failure = if self.failure_groups {
+            let fail = fail.into_owned();
+            let mut groups = fail.groups;
+            let fid = groups.get("fid").cloned().flatten();
+            groups.retain(|k, _| !is_skiplines(k));
+            Failure {
+                host,
+                time: date,
+                fid,
+                lines: fail
+                    .matches
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|l| l.original.clone())
+                    .collect(),
+                regex_index: index,
+                users: fail.users.unwrap_or_default(),
+                groups,
+            }
+        } else {
+            // Only what counting reads: nothing of the stored entry is copied but that.
+            Failure {
+                host,
+                time: date,
+                fid: fail.get_str("fid").map(str::to_string),
+                lines: fail
+                    .matches
+                    .iter()
+                    .flatten()
+                    .map(|l| l.original.clone())
+                    .collect(),
+                regex_index: index,
+                users: fail.users.clone().unwrap_or_default(),
+                groups: BTreeMap::new(),
+            }
+        };
+        found.failures.push(failure);
         !check_all
     }
+}
 
-    /// The failure's host, as Fail2Ban picks its ticket id.
-    fn host_of<'a>(&self, get: &dyn Fn(&str) -> Option<&'a str>) -> Option<Host> {
-        let raw_mode = self.usedns == UseDns::Raw;
-        let fid = get("fid");
-        let (ip, family) = if let Some(ip) = get("ip4") {
-            (ip, Some(4))
-        } else if let Some(ip) = get("ip6") {
-            (ip, Some(6))
-        } else if let Some(dns) = get("dns") {
-            if !raw_mode {
-                // Resolution is the daemon's job: keep the name (an address stays an address).
-                return match parse_ip(dns, None) {
-                    Some(ip) => Some(Host::Ip(ip)),
-                    None if self.usedns == UseDns::No => None,
-                    None => Some(Host::Name(dns.to_string())),
-                };
-            }
-            (dns, None)
-        } else {
-            (fid?, None)
-        };
-        let as_host = |text: &str, family: Option<u8>| -> Host {
-            if raw_mode && family.is_none() {
-                return Host::Name(text.to_string());
-            }
-            parse_ip(text, family).map_or_else(|| Host::Name(text.to_string()), Host::Ip)
-        };
-        Some(match fid {
-            Some(f) if f != ip => as_host(f, None),
-            _ => as_host(ip, family),
-        })
-    }
+/// The failure's host, as Fail2Ban picks its ticket id.
+fn host_of<'a>(usedns: UseDns, get: &dyn Fn(&str) -> Option<&'a str>) -> Option<Host> {
+    let raw_mode = usedns == UseDns::Raw;
+    let fid = get("fid");
+    let (ip, family) = if let Some(ip) = get("ip4") {
+        (ip, Some(4))
+    } else if let Some(ip) = get("ip6") {
+        (ip, Some(6))
+    } else if let Some(dns) = get("dns") {
+        if !raw_mode {
+            // Resolution is the daemon's job: keep the name (an address stays an address).
+            return match parse_ip(dns, None) {
+                Some(ip) => Some(Host::Ip(ip)),
+                None if usedns == UseDns::No => None,
+                None => Some(Host::Name(dns.to_string())),
+            };
+        }
+        (dns, None)
+    } else {
+        (fid?, None)
+    };
+    let as_host = |text: &str, family: Option<u8>| -> Host {
+        if raw_mode && family.is_none() {
+            return Host::Name(text.to_string());
+        }
+        parse_ip(text, family).map_or_else(|| Host::Name(text.to_string()), Host::Ip)
+    };
+    Some(match fid {
+        Some(f) if f != ip => as_host(f, None),
+        _ => as_host(ip, family),
+    })
 }
 
 fn is_skiplines(name: &str) -> bool {
@@ -1738,10 +1767,10 @@ mod tests {
     }
 
     #[test]
-    fn bookkeeping_groups_only_change_nothing_but_the_groups_kept() {
-        // A prefregex with its own groups and an `alt_*` content, failregexes with groups the
-        // bookkeeping reads (user, host, nofail, mlfid) and others (port, alt_user): the
-        // results must be the same but for the groups left out.
+    fn bookkeeping_groups_only_change_nothing_but_the_failures_groups() {
+        // A prefregex with its own groups, failregexes with groups the bookkeeping reads (user,
+        // host, nofail, mlfid) and others (port, alt_user): the results must be the same but
+        // for the failures' groups, left empty (users still come from `alt_*` groups).
         let pref = r"^\s*(?:<F-MLFID>\[\d+\]</F-MLFID> )?(?:pid=<F-PID>\d+</F-PID> )?<F-CONTENT>.+</F-CONTENT>$";
         let fails = [
             r"^<F-NOFAIL>connect</F-NOFAIL> from <HOST> port <F-PORT>\d+</F-PORT>$",
@@ -1776,17 +1805,7 @@ mod tests {
             let mut got = few.process_line(&line, now);
             assert_eq!(got.failures.len(), want.failures.len(), "{line}");
             for (g, w) in got.failures.iter_mut().zip(&want.failures) {
-                assert!(g
-                    .groups
-                    .keys()
-                    .all(|k| BOOKKEEPING_GROUPS.contains(&k.as_str())));
-                let kept: BTreeMap<String, Option<String>> = w
-                    .groups
-                    .iter()
-                    .filter(|(k, _)| BOOKKEEPING_GROUPS.contains(&k.as_str()))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                assert_eq!(g.groups, kept, "{line}");
+                assert!(g.groups.is_empty(), "{line}");
                 g.groups = w.groups.clone();
             }
             assert_eq!(got, want, "{line}");
