@@ -1269,6 +1269,11 @@ impl Matching {
         // Failregex groups override prefregex groups of the same name, even when empty.
         let mut merged: BTreeMap<String, Option<String>> = pre_groups.iter().cloned().collect();
         merged.extend(groups);
+        if !self.failure_groups {
+            // Only values are read from here on (a group that did not take part reads as
+            // absent), and no failure shows its groups: nothing to store for the others.
+            merged.retain(|_, v| v.is_some());
+        }
         let mut fail = FailData::from_groups(merged);
         let mlfid = fail.get("mlfid");
         let mut nofail = false;
