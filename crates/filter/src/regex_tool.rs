@@ -1157,6 +1157,9 @@ impl Finisher {
         // Failregex groups override prefregex groups of the same name, even when empty.
         let mut merged: BTreeMap<String, Option<String>> = pre_groups.iter().cloned().collect();
         merged.extend(groups);
+        // From here on a group that did not take part reads as absent (and a failure's groups
+        // are reported without them): nothing to store or merge for it.
+        merged.retain(|_, v| v.is_some());
         let mut fail = FailData::from_groups(merged);
         let mlfid = fail.get("mlfid");
         let options = self.options;
