@@ -2,6 +2,7 @@
 //! working: `2026-11-28 10:00:00,123 warden.actions [42]: NOTICE  [sshd] Ban 192.0.2.1`.
 
 use std::fmt;
+use std::net::IpAddr;
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
@@ -41,29 +42,35 @@ fn write_second(
     secs: libc::time_t,
     millis: u32,
 ) -> fmt::Result {
-    {
-        if cached.0 != secs {
-            // SAFETY: localtime_r fills the tm we hand it.
-            let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-            unsafe { libc::localtime_r(&secs, &mut tm) };
-            let text = &mut cached.1;
-            text.clear();
-            fmt::Write::write_fmt(
-                text,
-                format_args!(
-                    "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-                    tm.tm_year + 1900,
-                    tm.tm_mon + 1,
-                    tm.tm_mday,
-                    tm.tm_hour,
-                    tm.tm_min,
-                    tm.tm_sec
-                ),
-            )?;
-            cached.0 = secs;
-        }
-        write!(w, "{},{:03}", cached.1, millis)
+    if cached.0 != secs {
+        // SAFETY: localtime_r fills the tm we hand it.
+        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+        unsafe { libc::localtime_r(&secs, &mut tm) };
+        let text = &mut cached.1;
+        text.clear();
+        fmt::Write::write_fmt(
+            text,
+            format_args!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+                tm.tm_year + 1900,
+                tm.tm_mon + 1,
+                tm.tm_mday,
+                tm.tm_hour,
+                tm.tm_min,
+                tm.tm_sec
+            ),
+        )?;
+        cached.0 = secs;
     }
+    write!(w, "{},{:03}", cached.1, millis)
+}
+
+/// Write what comes before a line's message: time, logger, pid and level.
+fn write_prefix(w: &mut impl fmt::Write, target: &str, level: &str, pid: u32) -> fmt::Result {
+    write_timestamp(w)?;
+    w.write_char(' ')?;
+    write_target(w, target)?;
+    write!(w, "[{pid}]: {level:<7} ")
 }
 
 /// Write an event's target as Fail2Ban names loggers (`warden_daemon::jail` becomes
@@ -129,10 +136,7 @@ where
             (Level::DEBUG, _) => "DEBUG",
             (Level::TRACE, _) => "TRACE",
         };
-        write_timestamp(&mut w)?;
-        w.write_char(' ')?;
-        write_target(&mut w, meta.target())?;
-        write!(w, "[{}]: {:<7} ", self.pid, level)?;
+        write_prefix(&mut w, meta.target(), level, self.pid)?;
         MESSAGE.with(|scratch| {
             // A value whose formatting logs (never expected) gets a buffer of its own.
             let mut own = String::new();
@@ -182,22 +186,119 @@ impl Out {
 
 static OUT: std::sync::OnceLock<Out> = std::sync::OnceLock::new();
 
-/// Most bytes a thread holds back during a batch before writing them out anyway.
+/// The pid every line shows.
+static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+/// Most bytes of `Found` lines gathered before they are written.
 const HOLD_MAX: usize = 64 << 10;
 
 thread_local! {
-    /// Lines this thread holds back while it announces a batch of events.
+    /// Scratch: the `Found` lines of a batch, written together.
     static HELD: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Write out the lines the calling thread held back (the end of a batch, see
-/// [`warden_daemon::events::in_batch`]).
-fn flush_held() {
-    let Some(out) = OUT.get() else { return };
+/// `fmt::Write` into bytes.
+struct Bytes<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for Bytes<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Append `n` (< 1000) as three digits.
+fn push_3_digits(out: &mut Vec<u8>, n: u32) {
+    out.extend_from_slice(&[
+        b'0' + (n / 100 % 10) as u8,
+        b'0' + (n / 10 % 10) as u8,
+        b'0' + (n % 10) as u8,
+    ]);
+}
+
+/// Append an address as `Display` writes it (IPv4 digit by digit: the usual case).
+fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                if octet >= 100 {
+                    out.push(b'0' + octet / 100);
+                }
+                if octet >= 10 {
+                    out.push(b'0' + octet / 10 % 10);
+                }
+                out.push(b'0' + octet % 10);
+            }
+        }
+        IpAddr::V6(v6) => {
+            use fmt::Write as _;
+            let _ = write!(Bytes(out), "{v6}");
+        }
+    }
+}
+
+/// What follows the milliseconds in a `Found` line, up to the address.
+fn found_middle(jail: &str, pid: u32) -> String {
+    let mut middle = String::from(" ");
+    let _ = write_target(&mut middle, "warden::filter");
+    let _ = fmt::Write::write_fmt(
+        &mut middle,
+        format_args!("[{pid}]: {:<7} [{jail}] Found ", "INFO"),
+    );
+    middle
+}
+
+/// The daemon's `Found` lines of one batch ([`warden_daemon::events::found_all`]), laid out
+/// as [`Fail2BanLayout`] lays out the event, written together: one `write` per 64 KiB instead
+/// of one per line. A large read logs a line for every few lines it reads, so the line is put
+/// together by hand: the part before the milliseconds is that of the second (cached), the part
+/// after them is the same for every line.
+fn write_found(jail: &str, ips: &mut dyn Iterator<Item = IpAddr>) {
+    let (Some(out), Some(&pid)) = (OUT.get(), PID.get()) else {
+        ips.for_each(drop);
+        return;
+    };
+    let middle = found_middle(jail, pid);
     HELD.with(|held| {
-        let mut held = held.borrow_mut();
+        let mut own = Vec::new();
+        let mut borrowed = held.try_borrow_mut();
+        let held = match borrowed.as_deref_mut() {
+            Ok(held) => held,
+            Err(_) => &mut own,
+        };
+        let mut second = (libc::time_t::MIN, String::new());
+        for ip in ips {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            let secs = now.as_secs() as libc::time_t;
+            if second.0 != secs {
+                second.1.clear();
+                let _ = write_second(
+                    &mut second.1,
+                    &mut (libc::time_t::MIN, String::new()),
+                    secs,
+                    0,
+                );
+                // "…:SS,000": keep the part before the milliseconds.
+                second.1.truncate(second.1.len() - 3);
+                second.0 = secs;
+            }
+            held.extend_from_slice(second.1.as_bytes());
+            push_3_digits(held, now.subsec_millis());
+            held.extend_from_slice(middle.as_bytes());
+            push_ip(held, ip);
+            held.push(b'\n');
+            if held.len() >= HOLD_MAX {
+                let _ = out.write_all(held);
+                held.clear();
+            }
+        }
         if !held.is_empty() {
-            let _ = out.write_all(&held);
+            let _ = out.write_all(held);
             held.clear();
         }
         if held.capacity() > HOLD_MAX * 2 {
@@ -206,28 +307,14 @@ fn flush_held() {
     });
 }
 
-/// The log's writer: each line is written at once with one `write`, except the lines of a
-/// batch of events (the `Found` lines of a large read), which are written together when the
-/// batch ends or 64 KiB have gathered: one write for many lines.
+/// The log's writer: each line is written at once, with one `write`.
 struct LogSink;
 
 struct EventWriter;
 
 impl std::io::Write for EventWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let Some(out) = OUT.get() else {
-            return Ok(buf.len());
-        };
-        if warden_daemon::events::in_batch() {
-            let full = HELD.with(|held| {
-                let mut held = held.borrow_mut();
-                held.extend_from_slice(buf);
-                held.len() >= HOLD_MAX
-            });
-            if full {
-                flush_held();
-            }
-        } else {
+        if let Some(out) = OUT.get() {
             out.write_all(buf)?;
         }
         Ok(buf.len())
@@ -271,11 +358,55 @@ pub fn init(level: Option<&str>, target: Option<&str>) -> anyhow::Result<()> {
     if OUT.set(out).is_err() {
         anyhow::bail!("the logger is already installed");
     }
-    warden_daemon::events::set_log_flush(flush_held);
+    let _ = PID.set(std::process::id());
+    warden_daemon::events::set_found_writer(write_found);
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .event_format(layout)
         .with_writer(LogSink)
         .init();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn found_lines_are_laid_out_as_the_event_would_be() {
+        // The event's line: the prefix every line has, then the message `[jail] Found ip`.
+        let mut prefix = String::new();
+        write_prefix(&mut prefix, "warden::filter", "INFO", 4242).unwrap();
+        // `2026-11-28 10:00:00,123` is 23 characters.
+        let after_time = &prefix[23..];
+        assert_eq!(
+            found_middle("sshd", 4242),
+            format!("{after_time}[sshd] Found ")
+        );
+        assert!(after_time.starts_with(" warden.filter "), "{after_time:?}");
+        for text in [
+            "0.0.0.0",
+            "9.10.99.100",
+            "192.0.2.255",
+            "10.0.0.1",
+            "2001:db8::1",
+            "::ffff:192.0.2.1",
+        ] {
+            let ip: IpAddr = text.parse().unwrap();
+            let mut out = Vec::new();
+            push_ip(&mut out, ip);
+            assert_eq!(String::from_utf8(out).unwrap(), ip.to_string());
+        }
+        for o in 0..=255u8 {
+            let ip = IpAddr::V4(std::net::Ipv4Addr::new(o, 0, 2, o));
+            let mut out = Vec::new();
+            push_ip(&mut out, ip);
+            assert_eq!(String::from_utf8(out).unwrap(), ip.to_string());
+        }
+        let mut digits = Vec::new();
+        for n in [0, 7, 42, 999] {
+            push_3_digits(&mut digits, n);
+        }
+        assert_eq!(digits, b"000007042999");
+    }
 }

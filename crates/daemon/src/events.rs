@@ -22,38 +22,40 @@ pub fn found(jail: &str, ip: IpAddr, time: f64) {
     tracing::info!(target: "warden::filter", jail, %ip, time, "[{jail}] Found {ip}");
 }
 
-thread_local! {
-    /// Is this thread announcing a batch of events (see [`found_all`])?
-    static IN_BATCH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+/// Writes the `Found` lines of a batch straight to the log, laid out as the logger lays out
+/// every line (set by the program's logger): `(jail, addresses)`.
+type FoundWriter = fn(&str, &mut dyn Iterator<Item = IpAddr>);
+
+static FOUND_WRITER: std::sync::OnceLock<FoundWriter> = std::sync::OnceLock::new();
+
+/// Set the writer [`found_all`] uses while `Found` lines are logged at all. Only the first
+/// call counts.
+pub fn set_found_writer(write: FoundWriter) {
+    let _ = FOUND_WRITER.set(write);
 }
 
-/// What writes out the log lines a batch held back (set by the program's logger).
-static LOG_FLUSH: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
-
-/// Set the function that writes out the log lines held back during a batch (see
-/// [`in_batch`]). Only the first call counts.
-pub fn set_log_flush(flush: fn()) {
-    let _ = LOG_FLUSH.set(flush);
-}
-
-/// Is the calling thread announcing a batch of events? A logger may then hold this thread's
-/// lines back and write them together when the batch ends (one write instead of one per
-/// line), in the order they came.
-pub fn in_batch() -> bool {
-    IN_BATCH.with(std::cell::Cell::get)
-}
-
-/// Announce the failures counted from one batch of lines ([`found`] for each), letting the
-/// logger write their lines together.
+/// Announce the failures counted from one batch of lines: [`found`] for each, or, with a
+/// writer set, the same lines written together. A large read finds a failure in every few
+/// lines, and going through `tracing` for each cost as much as finding it.
 pub fn found_all(jail: &str, found: impl IntoIterator<Item = (IpAddr, f64)>) {
-    IN_BATCH.with(|b| b.set(true));
-    for (ip, time) in found {
-        self::found(jail, ip, time);
-    }
-    IN_BATCH.with(|b| b.set(false));
-    if let Some(flush) = LOG_FLUSH.get() {
-        flush();
-    }
+    let writer = FOUND_WRITER
+        .get()
+        .filter(|_| tracing::enabled!(target: "warden::filter", tracing::Level::INFO));
+    let Some(write) = writer else {
+        for (ip, time) in found {
+            self::found(jail, ip, time);
+        }
+        return;
+    };
+    let mut n = 0u64;
+    write(
+        jail,
+        &mut found.into_iter().map(|(ip, _)| {
+            n += 1;
+            ip
+        }),
+    );
+    FOUND.fetch_add(n, Ordering::Relaxed);
 }
 
 /// A failure from an ignored address.
