@@ -255,17 +255,38 @@ impl GroupSelection {
     }
 
     /// The selected groups of a match whose group spans `get` gives, as
-    /// [`CompiledRegex::group_dict`] has them.
+    /// [`CompiledRegex::group_dict`] has them; with `present_only` (see
+    /// [`Self::present_only_is_exact`]), only those that took part.
     pub(crate) fn dict(
         &self,
         text: &str,
         get: impl Fn(usize) -> Option<(usize, usize)>,
+        present_only: bool,
     ) -> Vec<(String, Option<String>)> {
+        if present_only && self.alternates.is_empty() {
+            return self
+                .names
+                .iter()
+                .enumerate()
+                .filter_map(|(i, n)| {
+                    let (s, e) = get(i)?;
+                    Some((n.clone()?, Some(text[s..e].to_string())))
+                })
+                .collect();
+        }
         let mut groups = named_groups(&self.names, &self.alternates, text, get);
         if self.only && !self.alternates.is_empty() {
             groups.retain(|(n, _)| !self.alternates.iter().any(|(alt, _)| alt == n));
         }
         groups
+    }
+
+    /// Can a match's dict leave out the groups that did not take part, when only the values
+    /// of its merge with the prefregex's groups (`pref`) are read? Only if no group here can
+    /// override one of the prefregex's by not taking part.
+    pub(crate) fn present_only_is_exact(&self, pref: Option<&GroupSelection>) -> bool {
+        let shared = |n: &String| pref.is_some_and(|p| p.names.iter().flatten().any(|m| m == n));
+        self.alternates.is_empty() && !self.names.iter().flatten().any(shared)
     }
 }
 
@@ -484,6 +505,9 @@ struct Matching {
     pref_groups: Option<GroupSelection>,
     /// Fill [`Failure::groups`] (not after [`Filter::keep_bookkeeping_groups_only`]).
     failure_groups: bool,
+    /// Per failregex: its dict may leave out groups that did not take part (only after
+    /// [`Filter::keep_bookkeeping_groups_only`]; see [`GroupSelection::present_only_is_exact`]).
+    present_only: Vec<bool>,
     /// A single-line filter takes [`Matching::find_failures_single`] (tests compare it with
     /// the general path by turning this off).
     lean: bool,
@@ -700,6 +724,7 @@ impl Filter {
                     .collect(),
                 pref_groups: prefregex.as_ref().map(|r| GroupSelection::all(&r.names)),
                 failure_groups: true,
+                present_only: Vec::new(),
                 prefregex,
                 failregex,
                 ignoreregex,
@@ -736,6 +761,11 @@ impl Filter {
             .prefregex
             .as_ref()
             .map(|r| GroupSelection::only(&r.names, &keep));
+        m.present_only = m
+            .fail_groups
+            .iter()
+            .map(|g| g.present_only_is_exact(m.pref_groups.as_ref()))
+            .collect();
     }
 
     /// Try every failregex on each line instead of stopping at the first match (Fail2Ban's
@@ -1123,7 +1153,8 @@ impl Matching {
             let Some(caps) = regex.search(searched_text) else {
                 continue;
             };
-            let groups = self.fail_groups[index].dict(searched_text, |i| caps.get(i));
+            let present_only = self.present_only.get(index).copied().unwrap_or(false);
+            let groups = self.fail_groups[index].dict(searched_text, |i| caps.get(i), present_only);
             let ignored = !self.ignoreregex.is_empty()
                 && self
                     .ignoreregex
@@ -1140,7 +1171,7 @@ impl Matching {
                 let (Some(sel), Some(caps)) = (&self.pref_groups, &pref_caps) else {
                     return Vec::new();
                 };
-                let mut groups = sel.dict(text, |i| caps.get(i));
+                let mut groups = sel.dict(text, |i| caps.get(i), false);
                 if let Some(i) = groups.iter().position(|(n, _)| n == "content") {
                     groups.remove(i);
                 }
@@ -1191,7 +1222,7 @@ impl Matching {
                 return found;
             };
             pre_groups = match &self.pref_groups {
-                Some(sel) => sel.dict(text, |i| caps.get(i)),
+                Some(sel) => sel.dict(text, |i| caps.get(i), false),
                 None => pref.group_dict(text, &caps),
             };
             let content = pre_groups
@@ -1224,7 +1255,7 @@ impl Matching {
                 current = Some(text);
                 continue;
             };
-            let groups = self.fail_groups[index].dict(&text, |i| caps.get(i));
+            let groups = self.fail_groups[index].dict(&text, |i| caps.get(i), false);
             let (matched, unmatched) = split_matched(regex, &text, &caps, &org);
             if !self.ignoreregex.is_empty()
                 && self.ignore_line(&text, Some((&matched, &unmatched)), consume)
@@ -1776,11 +1807,12 @@ mod tests {
         // A prefregex with its own groups, failregexes with groups the bookkeeping reads (user,
         // host, nofail, mlfid) and others (port, alt_user): the results must be the same but
         // for the failures' groups, left empty (users still come from `alt_*` groups).
-        let pref = r"^\s*(?:<F-MLFID>\[\d+\]</F-MLFID> )?(?:pid=<F-PID>\d+</F-PID> )?<F-CONTENT>.+</F-CONTENT>$";
+        let pref = r"^\s*(?:<F-MLFID>\[\d+\]</F-MLFID> )?(?:pid=<F-PID>\d+</F-PID> )?(?:by <F-USER>\w+</F-USER> )?<F-CONTENT>.+</F-CONTENT>$";
         let fails = [
             r"^<F-NOFAIL>connect</F-NOFAIL> from <HOST> port <F-PORT>\d+</F-PORT>$",
             r"^failed (?:user <F-USER>\S+</F-USER>|ruser <F-ALT_USER>\S+</F-ALT_USER>)(?: from <HOST>)?$",
             r"^bad login from <HOST>(?: as <F-ALT_USER_2>\w+</F-ALT_USER_2>)?$",
+            r"^logout(?: user <F-USER>\S+</F-USER>)? from <HOST>$",
         ];
         let make = || {
             Filter::new(&FilterSpec {
@@ -1796,13 +1828,22 @@ mod tests {
         few.keep_bookkeeping_groups_only();
         let now = 1_716_000_000.0;
         let mut failures = 0;
-        for i in 0..600u32 {
-            let body = match i % 6 {
+        for i in 0..900u32 {
+            // The prefregex's `user` meets a failregex with a `user` of its own (that may not
+            // take part: it then overrides the prefregex's) and ones without.
+            let body = match i % 9 {
                 0 => format!("[{}] connect from 192.0.2.{} port {i}", i % 7, i % 200),
                 1 => format!("[{}] pid={i} failed user u{i}", i % 7),
                 2 => format!("[{}] failed ruser r{i} from 192.0.2.{}", i % 7, i % 9),
                 3 => format!("bad login from 2001:db8::{:x} as a{i}", i),
                 4 => format!("pid={i} bad login from 192.0.2.3"),
+                5 => format!(
+                    "[{}] by b{i} failed ruser r{i} from 192.0.2.{}",
+                    i % 7,
+                    i % 9
+                ),
+                6 => format!("[{}] by b{i} bad login from 192.0.2.{}", i % 7, i % 5),
+                7 => format!("[{}] by b{i} logout from 192.0.2.{}", i % 7, i % 5),
                 _ => "something else".to_string(),
             };
             let line = format!("May {:2} 10:00:{:02} {body}", 1 + i % 28, i % 60);
@@ -1816,6 +1857,9 @@ mod tests {
             assert_eq!(got, want, "{line}");
             failures += want.failures.len();
         }
-        assert!(failures > 200, "{failures}");
+        assert!(failures > 300, "{failures}");
+        // Both kinds of dict were used: the failregexes sharing `user` with the prefregex, and
+        // the ones with an `alt_*` group, keep the full one.
+        assert_eq!(few.matching.present_only, [true, false, false, false]);
     }
 }

@@ -251,7 +251,7 @@ impl Searcher {
         get: impl Fn(usize) -> Option<(usize, usize)>,
     ) -> Vec<(String, Option<String>)> {
         match &self.restricted {
-            Some(selection) => selection.dict(text, get),
+            Some(selection) => selection.dict(text, get, false),
             None => named_groups(&self.names, &self.alternates, text, get),
         }
     }
