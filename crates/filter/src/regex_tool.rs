@@ -185,6 +185,9 @@ struct Searcher {
     alternates: Vec<(String, String)>,
     /// [`Self::restrict`]: the groups extracted.
     restricted: Option<GroupSelection>,
+    /// [`Self::restricted_dict`] leaves out groups that did not take part (see
+    /// [`GroupSelection::present_only_is_exact`]).
+    present_only: bool,
 }
 
 /// A PCRE2 JIT copy of a regex, with its capture slots.
@@ -230,6 +233,7 @@ impl Searcher {
             names,
             alternates,
             restricted: None,
+            present_only: false,
         }
     }
 
@@ -251,7 +255,7 @@ impl Searcher {
         get: impl Fn(usize) -> Option<(usize, usize)>,
     ) -> Vec<(String, Option<String>)> {
         match &self.restricted {
-            Some(selection) => selection.dict(text, get, false),
+            Some(selection) => selection.dict(text, get, self.present_only),
             None => named_groups(&self.names, &self.alternates, text, get),
         }
     }
@@ -702,17 +706,26 @@ impl RegexTool {
         } else {
             None
         };
+        // The prefregex's groups as the bookkeeping reads them (see `Finisher::prefregex`).
+        let pref_selection = filter
+            .prefregex()
+            .map(|r| GroupSelection::only(r.group_names(), &SUMMARY_GROUPS));
         let staged = (single && options.check_all).then(|| Staged {
             filter: filter.clone(),
-            // Without details, only the groups the bookkeeping reads are extracted.
+            // Without details, only the groups the bookkeeping reads are extracted, and those
+            // that took part when that is exact (only values are read once merged).
             failregex: searchers(filter.failregexes())
                 .into_iter()
                 .map(|s| {
                     if options.details {
-                        s
-                    } else {
-                        s.restrict(&SUMMARY_GROUPS)
+                        return s;
                     }
+                    let mut s = s.restrict(&SUMMARY_GROUPS);
+                    s.present_only = s
+                        .restricted
+                        .as_ref()
+                        .is_some_and(|g| g.present_only_is_exact(pref_selection.as_ref()));
+                    s
                 })
                 .collect(),
             ignoreregex: searchers(filter.ignoreregexes()),
