@@ -338,12 +338,33 @@ struct SplitLine(std::sync::Arc<LineParts>);
 
 #[derive(Debug, PartialEq)]
 struct LineParts {
-    before: String,
-    date: String,
-    after: String,
-    /// The line as Fail2Ban records it in matches: as read, except that a line given the
-    /// previous line's date has that date text in front.
-    original: String,
+    /// What comes before the date, the date, and what follows it, in one string.
+    text: String,
+    /// Where the date starts and ends in `text`.
+    date: (usize, usize),
+    /// Is `text` the line as Fail2Ban records it in matches (as read, except that a line given
+    /// the previous line's date has that date text in front)? Not for a prefregex's content
+    /// standing in for the line in the buffer, which records as empty.
+    recorded: bool,
+}
+
+impl LineParts {
+    fn before(&self) -> &str {
+        &self.text[..self.date.0]
+    }
+
+    fn after(&self) -> &str {
+        &self.text[self.date.1..]
+    }
+
+    /// The line as recorded in matches.
+    fn original(&self) -> &str {
+        if self.recorded {
+            &self.text
+        } else {
+            ""
+        }
+    }
 }
 
 impl std::ops::Deref for SplitLine {
@@ -354,19 +375,20 @@ impl std::ops::Deref for SplitLine {
 }
 
 impl SplitLine {
-    fn new(before: String, date: String, after: String, original: String) -> Self {
+    /// `text` with its date at `date` (an empty span at 0: none).
+    fn new(text: String, date: (usize, usize), recorded: bool) -> Self {
         SplitLine(std::sync::Arc::new(LineParts {
-            before,
+            text,
             date,
-            after,
-            original,
+            recorded,
         }))
     }
 
-    fn text(&self) -> String {
-        let mut s = String::with_capacity(self.before.len() + self.after.len());
-        s.push_str(&self.before);
-        s.push_str(&self.after);
+    /// The line without its date, as the regexes see it.
+    fn without_date(&self) -> String {
+        let mut s = String::with_capacity(self.text.len() - (self.date.1 - self.date.0));
+        s.push_str(self.before());
+        s.push_str(self.after());
         s
     }
 }
@@ -378,8 +400,8 @@ fn buffer_text(lines: &[SplitLine]) -> String {
         if i > 0 {
             s.push('\n');
         }
-        s.push_str(&l.before);
-        s.push_str(&l.after);
+        s.push_str(l.before());
+        s.push_str(l.after());
     }
     s.push('\n');
     s
@@ -399,7 +421,7 @@ fn split_matched(
         &regex.names,
         |i| caps.get(i),
         org,
-        |l, t| l.text() == t,
+        |l, t| l.without_date() == t,
     )
 }
 
@@ -880,12 +902,7 @@ impl Filter {
     pub fn process_entry(&mut self, line: &str, time: f64, now: f64) -> LineResult {
         self.dating.last_date = Some(time);
         self.dating.last_date_text.clear();
-        let split = SplitLine::new(
-            String::new(),
-            String::new(),
-            line.to_string(),
-            line.to_string(),
-        );
+        let split = SplitLine::new(line.to_string(), (0, 0), true);
         let found = self.matching.find_failures(split, time, now);
         found.into_result(Some(time))
     }
@@ -980,22 +997,12 @@ impl Dating {
 /// previous date's text, for a line recorded with it in front).
 fn split_line(line: &str, cut: DateCut, last_date_text: &str) -> SplitLine {
     match cut {
-        DateCut::Span(s, e) => SplitLine::new(
-            line[..s].to_string(),
-            line[s..e].to_string(),
-            line[e..].to_string(),
-            line.to_string(),
-        ),
+        DateCut::Span(s, e) => SplitLine::new(line.to_string(), (s, e), true),
         DateCut::Whole {
             last_date_text: with_date,
         } => {
             let date = if with_date { last_date_text } else { "" };
-            SplitLine::new(
-                String::new(),
-                date.to_string(),
-                line.to_string(),
-                format!("{date}{line}"),
-            )
+            SplitLine::new(format!("{date}{line}"), (0, date.len()), true)
         }
     }
 }
@@ -1230,12 +1237,7 @@ impl Matching {
                 .position(|(n, _)| n == "content")
                 .map(|i| pre_groups.remove(i).1);
             if let Some(Some(c)) = content.filter(|c| c.as_deref().is_some_and(|c| !c.is_empty())) {
-                self.buffer = vec![SplitLine::new(
-                    String::new(),
-                    String::new(),
-                    c,
-                    String::new(),
-                )];
+                self.buffer = vec![SplitLine::new(c, (0, 0), false)];
                 current = None;
             }
         }
@@ -1358,7 +1360,7 @@ impl Matching {
                     .matches
                     .unwrap_or_default()
                     .iter()
-                    .map(|l| l.original.clone())
+                    .map(|l| l.original().to_string())
                     .collect(),
                 regex_index: index,
                 users: fail.users.unwrap_or_default(),
@@ -1374,7 +1376,7 @@ impl Matching {
                     .matches
                     .iter()
                     .flatten()
-                    .map(|l| l.original.clone())
+                    .map(|l| l.original().to_string())
                     .collect(),
                 regex_index: index,
                 users: fail.users.clone().unwrap_or_default(),
