@@ -12,57 +12,78 @@ struct Fail2BanLayout {
     pid: u32,
 }
 
+/// A second's local time, formatted (`2026-11-28 10:00:00`) only when the second changes: most
+/// lines of a busy moment share it, and the conversion costs more than the rest of a line.
+struct Second {
+    at: libc::time_t,
+    text: String,
+}
+
+impl Default for Second {
+    fn default() -> Self {
+        Second {
+            at: libc::time_t::MIN,
+            text: String::new(),
+        }
+    }
+}
+
+impl Second {
+    /// The local time of `secs`, without milliseconds.
+    fn text(&mut self, secs: libc::time_t) -> &str {
+        if self.at != secs {
+            // SAFETY: localtime_r fills the tm we hand it.
+            let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+            unsafe { libc::localtime_r(&secs, &mut tm) };
+            self.text.clear();
+            let _ = fmt::Write::write_fmt(
+                &mut self.text,
+                format_args!(
+                    "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+                    tm.tm_year + 1900,
+                    tm.tm_mon + 1,
+                    tm.tm_mday,
+                    tm.tm_hour,
+                    tm.tm_min,
+                    tm.tm_sec
+                ),
+            );
+            self.at = secs;
+        }
+        &self.text
+    }
+}
+
 thread_local! {
-    /// The last second's local time, formatted (`2026-11-28 10:00:00`): most lines of a busy
-    /// moment share it, and the local-time conversion costs more than the rest of a line.
-    static SECOND: std::cell::RefCell<(libc::time_t, String)> =
-        const { std::cell::RefCell::new((libc::time_t::MIN, String::new())) };
+    static SECOND: std::cell::RefCell<Second> = std::cell::RefCell::new(Second::default());
+}
+
+/// Run `f` on this thread's scratch value in `key`, or on a fresh one while that is in use
+/// (only if formatting a value logs, which nothing is expected to do).
+fn with_scratch<T: Default + 'static, R>(
+    key: &'static std::thread::LocalKey<std::cell::RefCell<T>>,
+    f: impl FnOnce(&mut T) -> R,
+) -> R {
+    key.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut value) => f(&mut value),
+        Err(_) => f(&mut T::default()),
+    })
+}
+
+/// The current time: seconds since the epoch and milliseconds.
+fn now() -> (libc::time_t, u32) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (now.as_secs() as libc::time_t, now.subsec_millis())
 }
 
 /// Write the local time with milliseconds, as Fail2Ban does: `2026-11-28 10:00:00,123`.
 fn write_timestamp(w: &mut impl fmt::Write) -> fmt::Result {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = now.as_secs() as libc::time_t;
-    SECOND.with(|cached| {
-        let Ok(mut cached) = cached.try_borrow_mut() else {
-            // Only if formatting the time logged: convert without the cache.
-            let mut own = (libc::time_t::MIN, String::new());
-            return write_second(w, &mut own, secs, now.subsec_millis());
-        };
-        write_second(w, &mut cached, secs, now.subsec_millis())
+    let (secs, millis) = now();
+    with_scratch(&SECOND, |second| {
+        write!(w, "{},{:03}", second.text(secs), millis)
     })
-}
-
-/// [`write_timestamp`] with `cached` holding the last second written.
-fn write_second(
-    w: &mut impl fmt::Write,
-    cached: &mut (libc::time_t, String),
-    secs: libc::time_t,
-    millis: u32,
-) -> fmt::Result {
-    if cached.0 != secs {
-        // SAFETY: localtime_r fills the tm we hand it.
-        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-        unsafe { libc::localtime_r(&secs, &mut tm) };
-        let text = &mut cached.1;
-        text.clear();
-        fmt::Write::write_fmt(
-            text,
-            format_args!(
-                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-                tm.tm_year + 1900,
-                tm.tm_mon + 1,
-                tm.tm_mday,
-                tm.tm_hour,
-                tm.tm_min,
-                tm.tm_sec
-            ),
-        )?;
-        cached.0 = secs;
-    }
-    write!(w, "{},{:03}", cached.1, millis)
 }
 
 /// Write what comes before a line's message: time, logger, pid and level.
@@ -137,14 +158,7 @@ where
             (Level::TRACE, _) => "TRACE",
         };
         write_prefix(&mut w, meta.target(), level, self.pid)?;
-        MESSAGE.with(|scratch| {
-            // A value whose formatting logs (never expected) gets a buffer of its own.
-            let mut own = String::new();
-            let mut borrowed = scratch.try_borrow_mut();
-            let msg = match borrowed.as_deref_mut() {
-                Ok(msg) => msg,
-                Err(_) => &mut own,
-            };
+        with_scratch(&MESSAGE, |msg| {
             msg.clear();
             event.record(&mut MessageOnly(msg));
             writeln!(w, "{msg}")
@@ -262,33 +276,13 @@ fn write_found(jail: &str, ips: &mut dyn Iterator<Item = IpAddr>) {
         return;
     };
     let middle = found_middle(jail, pid);
-    HELD.with(|held| {
-        let mut own = Vec::new();
-        let mut borrowed = held.try_borrow_mut();
-        let held = match borrowed.as_deref_mut() {
-            Ok(held) => held,
-            Err(_) => &mut own,
-        };
-        let mut second = (libc::time_t::MIN, String::new());
+    with_scratch(&HELD, |held| {
+        let mut second = Second::default();
         for ip in ips {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            let secs = now.as_secs() as libc::time_t;
-            if second.0 != secs {
-                second.1.clear();
-                let _ = write_second(
-                    &mut second.1,
-                    &mut (libc::time_t::MIN, String::new()),
-                    secs,
-                    0,
-                );
-                // "…:SS,000": keep the part before the milliseconds.
-                second.1.truncate(second.1.len() - 3);
-                second.0 = secs;
-            }
-            held.extend_from_slice(second.1.as_bytes());
-            push_3_digits(held, now.subsec_millis());
+            let (secs, millis) = now();
+            held.extend_from_slice(second.text(secs).as_bytes());
+            held.push(b',');
+            push_3_digits(held, millis);
             held.extend_from_slice(middle.as_bytes());
             push_ip(held, ip);
             held.push(b'\n');
