@@ -1184,13 +1184,10 @@ impl Matching {
                 }
                 groups
             });
-            let pre = std::mem::take(pre);
             let line = split
                 .get_or_insert_with(|| split_line(line, cut, last_date_text))
                 .clone();
-            let stop = self.record(index, &pre, groups, vec![line], date, now, &mut found);
-            pre_groups = Some(pre);
-            if stop {
+            if self.record(index, pre, groups, vec![line], date, now, &mut found) {
                 break;
             }
         }

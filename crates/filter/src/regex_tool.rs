@@ -37,6 +37,7 @@ use crate::date::{DateDetector, TimeCache};
 use crate::dialect::{self, Dialect};
 use crate::filter::{
     alternates_of, named_groups, split_matched_lines, CompiledRegex, GroupSelection,
+    BOOKKEEPING_GROUPS,
 };
 use crate::matcher::{Captures, Engine};
 use crate::multiline::{FailData, MlfidCache};
@@ -303,9 +304,6 @@ impl Searcher {
         out.extend((0..self.names.len()).map(|i| self.get(i)));
     }
 }
-
-/// The groups a match's bookkeeping reads when its details are not asked for.
-const SUMMARY_GROUPS: [&str; 9] = crate::filter::BOOKKEEPING_GROUPS;
 
 /// All failregexes the `regex` crate runs, in one set: one pass over a line tells which of
 /// them can match, so the others are not searched one by one.
@@ -709,7 +707,7 @@ impl RegexTool {
         // The prefregex's groups as the bookkeeping reads them (see `Finisher::prefregex`).
         let pref_selection = filter
             .prefregex()
-            .map(|r| GroupSelection::only(r.group_names(), &SUMMARY_GROUPS));
+            .map(|r| GroupSelection::only(r.group_names(), &BOOKKEEPING_GROUPS));
         let staged = (single && options.check_all).then(|| Staged {
             filter: filter.clone(),
             // Without details, only the groups the bookkeeping reads are extracted, and those
@@ -720,7 +718,7 @@ impl RegexTool {
                     if options.details {
                         return s;
                     }
-                    let mut s = s.restrict(&SUMMARY_GROUPS);
+                    let mut s = s.restrict(&BOOKKEEPING_GROUPS);
                     s.present_only = s
                         .restricted
                         .as_ref()
@@ -739,7 +737,7 @@ impl RegexTool {
                 if options.details {
                     s
                 } else {
-                    s.restrict(&SUMMARY_GROUPS)
+                    s.restrict(&BOOKKEEPING_GROUPS)
                 }
             }),
             failregex: searchers(filter.failregexes()),
