@@ -273,15 +273,34 @@ pub fn matches_every_nonempty_line(python: &str) -> bool {
 /// Rules out texts that none of a list of regexes can match.
 #[derive(Debug, Clone)]
 pub struct Prefilter {
-    /// Leftmost search: is any literal there at all?
+    /// Leftmost-longest search: is any literal there, and which?
     searcher: AhoCorasick,
-    /// Overlapping search: which literals are there?
+    /// Overlapping search: which literals are there? (Only for [`Self::candidates`].)
     all: AhoCorasick,
     /// For each literal, the regexes (indexes in the list given) that require it.
     owners: Vec<Vec<usize>>,
+    /// For each literal, the regexes that require it or a literal it contains: where it is,
+    /// those are there too.
+    implied: Vec<Vec<usize>>,
+    /// For each literal, how far before its end the next search starts: the longest of its
+    /// proper suffixes that another literal starts with (`0`: none does).
+    backoff: Vec<usize>,
     regexes: usize,
     literals: usize,
     newline: bool,
+}
+
+/// The longest proper suffix of `lit` that is a proper prefix of one of `literals`.
+fn overlap_backoff(lit: &[u8], literals: &[Vec<u8>]) -> usize {
+    (1..lit.len())
+        .rev()
+        .find(|&n| {
+            let suffix = &lit[lit.len() - n..];
+            literals
+                .iter()
+                .any(|other| other.len() > n && other.starts_with(suffix))
+        })
+        .unwrap_or(0)
 }
 
 impl Prefilter {
@@ -310,8 +329,26 @@ impl Prefilter {
             }
         }
         let newline = literals.iter().any(|l| l.contains(&b'\n'));
+        let implied = literals
+            .iter()
+            .map(|lit| {
+                let mut regexes: Vec<usize> = literals
+                    .iter()
+                    .zip(&owners)
+                    .filter(|(inner, _)| memchr::memmem::find(lit, inner).is_some())
+                    .flat_map(|(_, o)| o.iter().copied())
+                    .collect();
+                regexes.sort_unstable();
+                regexes.dedup();
+                regexes
+            })
+            .collect();
+        let backoff = literals
+            .iter()
+            .map(|lit| overlap_backoff(lit, &literals))
+            .collect();
         let searcher = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostFirst)
+            .match_kind(MatchKind::LeftmostLongest)
             .build(&literals)
             .ok()?;
         let all = AhoCorasick::builder()
@@ -323,6 +360,8 @@ impl Prefilter {
             searcher,
             all,
             owners,
+            implied,
+            backoff,
             regexes: regex_count,
             literals: literals.len(),
             newline,
@@ -346,16 +385,30 @@ impl Prefilter {
     }
 
     /// [`Self::may_match`] and [`Self::candidates`] together: `None` when no regex can match,
-    /// else the candidates in `out`. The overlapping pass starts where the leftmost literal
-    /// does: no literal starts before it.
+    /// else the candidates in `out`.
+    ///
+    /// One leftmost-longest pass instead of an overlapping one. A literal found stands for
+    /// every literal it contains, and the search goes on from its end, less its
+    /// [`backoff`](Self::backoff): a literal that starts inside the one found and reaches past
+    /// its end starts with one of its proper suffixes, at most that long. So every literal in
+    /// the text is either found or contained in one that is.
     pub fn check(&self, text: &str, out: &mut Vec<bool>) -> Option<()> {
-        let first = self.searcher.find(text)?;
+        let mut m = self.searcher.find(text)?;
         out.clear();
         out.resize(self.regexes, false);
-        let input = aho_corasick::Input::new(text).span(first.start()..text.len());
-        for m in self.all.find_overlapping_iter(input) {
-            for &i in &self.owners[m.pattern().as_usize()] {
+        loop {
+            let lit = m.pattern().as_usize();
+            for &i in &self.implied[lit] {
                 out[i] = true;
+            }
+            let next = m.end() - self.backoff[lit];
+            if next >= text.len() {
+                break;
+            }
+            let input = aho_corasick::Input::new(text).span(next..text.len());
+            match self.searcher.find(input) {
+                Some(found) => m = found,
+                None => break,
             }
         }
         Some(())
@@ -491,6 +544,43 @@ mod tests {
         p.candidates("nothing", &mut c);
         assert_eq!(c, vec![false, false]);
         assert!(Prefilter::new([r"Failed", r"\d+"], false).is_none());
+    }
+
+    #[test]
+    fn check_finds_what_the_overlapping_pass_finds() {
+        // Random literal sets over a three-letter alphabet, so that literals overlap, contain
+        // one another and share prefixes and suffixes, and random texts over the same letters:
+        // the one-pass check must find exactly the candidates of the overlapping pass.
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut compared = 0;
+        for _ in 0..400 {
+            let regexes: Vec<String> = (0..1 + next(4))
+                .map(|_| {
+                    let alternatives: Vec<String> = (0..1 + next(3))
+                        .map(|_| (0..3 + next(4)).map(|_| ['a', 'b', 'c'][next(3)]).collect())
+                        .collect();
+                    format!("(?:{})", alternatives.join("|"))
+                })
+                .collect();
+            let p = Prefilter::new(regexes.iter().map(String::as_str), false).unwrap();
+            for _ in 0..50 {
+                let text: String = (0..40).map(|_| ['a', 'b', 'c'][next(3)]).collect();
+                let (mut want, mut got) = (Vec::new(), Vec::new());
+                p.candidates(&text, &mut want);
+                match p.check(&text, &mut got) {
+                    Some(()) => assert_eq!(got, want, "{regexes:?} on {text}"),
+                    None => assert!(want.iter().all(|c| !c), "{regexes:?} on {text}"),
+                }
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, 20_000);
     }
 
     #[test]

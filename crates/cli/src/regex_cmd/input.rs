@@ -1,9 +1,10 @@
 //! The LOG argument: a file read in large buffered chunks, or log text given inline.
 //!
 //! Lines are read as bytes and decoded one at a time (invalid UTF-8 becomes U+FFFD, as
-//! Fail2Ban's `errors='replace'` does), reusing one buffer, so reading costs no allocation
-//! per line. Like Fail2Ban, a last line without its newline is not read: the writer may
-//! still be writing it.
+//! Fail2Ban's `errors='replace'` does). A line that lies whole in the reader's buffer is lent
+//! from there; only one that runs past it is gathered in a reused buffer. Reading costs no
+//! allocation and no copy per line. Like Fail2Ban, a last line without its newline is not
+//! read: the writer may still be writing it.
 
 use std::borrow::Cow;
 use std::io::{BufRead, BufReader, Read};
@@ -55,6 +56,8 @@ pub struct LineReader {
     input: LogInput,
     encoding: Encoding,
     bytes: Vec<u8>,
+    /// Length of the line last lent from the reader's buffer, not yet consumed.
+    lent: usize,
     /// Physical line number of the last line returned (1-based).
     number: usize,
 }
@@ -66,6 +69,7 @@ impl LineReader {
             input,
             encoding,
             bytes: Vec::with_capacity(1024),
+            lent: 0,
             number: 0,
         }
     }
@@ -85,17 +89,33 @@ impl LineReader {
                 Ok(Some((self.number, Cow::Owned(l))))
             }
             LogInput::Reader(reader) => {
-                self.bytes.clear();
-                let n = reader.read_until(b'\n', &mut self.bytes)?;
-                if n == 0 || self.bytes.last() != Some(&b'\n') {
-                    return Ok(None);
-                }
+                // The line returned last time is given back to the reader only now: it was
+                // lent straight from the reader's buffer.
+                reader.consume(std::mem::take(&mut self.lent));
+                let found = memchr::memchr(b'\n', reader.fill_buf()?);
+                let line: &[u8] = if let Some(i) = found {
+                    self.lent = i + 1;
+                    &reader.buffer()[..=i]
+                } else {
+                    // The line runs past the buffer (or the input ends): gather it.
+                    self.bytes.clear();
+                    self.bytes.extend_from_slice(reader.buffer());
+                    let n = self.bytes.len();
+                    reader.consume(n);
+                    if n > 0 {
+                        reader.read_until(b'\n', &mut self.bytes)?;
+                    }
+                    if self.bytes.last() != Some(&b'\n') {
+                        return Ok(None);
+                    }
+                    &self.bytes
+                };
                 self.number += 1;
-                let mut end = self.bytes.len();
-                while end > 0 && matches!(self.bytes[end - 1], b'\n' | b'\r') {
+                let mut end = line.len();
+                while end > 0 && matches!(line[end - 1], b'\n' | b'\r') {
                     end -= 1;
                 }
-                let bytes = &self.bytes[..end];
+                let bytes = &line[..end];
                 Ok(Some((
                     self.number,
                     match self.encoding {
@@ -146,6 +166,29 @@ mod tests {
             r.next_numbered().unwrap().unwrap().1,
             "ok \u{fffd}\u{fffd} end"
         );
+    }
+
+    #[test]
+    fn lines_longer_than_the_buffer_are_gathered() {
+        // A 4-byte buffer: most lines run past it, some fit, one ends exactly at its end.
+        let text = b"abc\nlonger line\nxy\n\nabcdefgh\r\nend";
+        for cap in [1, 2, 3, 4, 5, 64] {
+            let mut r = LineReader::new(
+                LogInput::Reader(BufReader::with_capacity(cap, Box::new(&text[..]))),
+                Encoding::Utf8,
+            );
+            let mut got = Vec::new();
+            while let Some((n, l)) = r.next_numbered().unwrap() {
+                got.push((n, l.into_owned()));
+            }
+            let want = ["abc", "longer line", "xy", "", "abcdefgh"];
+            let want: Vec<(usize, String)> = want
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (i + 1, l.to_string()))
+                .collect();
+            assert_eq!(got, want, "buffer of {cap}");
+        }
     }
 
     #[test]
