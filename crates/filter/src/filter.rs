@@ -1174,7 +1174,8 @@ impl Matching {
                 }
                 break;
             }
-            let pre = pre_groups.get_or_insert_with(|| {
+            // A second failure on the line (every regex tried) finds them again.
+            let pre = pre_groups.take().unwrap_or_else(|| {
                 let (Some(sel), Some(caps)) = (&self.pref_groups, &pref_caps) else {
                     return Vec::new();
                 };
@@ -1270,7 +1271,8 @@ impl Matching {
             } else {
                 current = Some(text);
             }
-            if self.record(index, &pre_groups, groups, matched, date, now, &mut found) {
+            let pre = pre_groups.clone();
+            if self.record(index, pre, groups, matched, date, now, &mut found) {
                 break;
             }
         }
@@ -1288,7 +1290,7 @@ impl Matching {
     fn record(
         &mut self,
         index: usize,
-        pre_groups: &[(String, Option<String>)],
+        pre_groups: Vec<(String, Option<String>)>,
         groups: Vec<(String, Option<String>)>,
         matched: Vec<SplitLine>,
         date: f64,
@@ -1297,7 +1299,7 @@ impl Matching {
     ) -> bool {
         let check_all = self.check_all_regex;
         // Failregex groups override prefregex groups of the same name, even when empty.
-        let mut merged: BTreeMap<String, Option<String>> = pre_groups.iter().cloned().collect();
+        let mut merged: BTreeMap<String, Option<String>> = pre_groups.into_iter().collect();
         merged.extend(groups);
         if !self.failure_groups {
             // Only values are read from here on (a group that did not take part reads as

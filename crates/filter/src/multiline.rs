@@ -13,7 +13,8 @@
 //! Entries live 5 minutes and at most 100 are kept (oldest first out), as in Fail2Ban.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Seconds an entry lives.
 const TTL: f64 = 300.0;
@@ -70,14 +71,17 @@ impl<L: Clone> FailData<L> {
             .remove(key)
             .is_some_and(|v| v.is_some_and(|v| !v.is_empty()))
     }
+}
 
-    /// Record `user` (if non-empty); returns the set of users after that.
-    fn update_users(&mut self, user: Option<String>) -> Option<BTreeSet<String>> {
-        if let Some(u) = user.filter(|u| !u.is_empty()) {
-            self.users.get_or_insert_with(BTreeSet::new).insert(u);
+/// Record `user` (if non-empty) in `users`; returns how many users it holds after that.
+fn update_users(users: &mut Option<BTreeSet<String>>, user: Option<&str>) -> usize {
+    if let Some(u) = user.filter(|u| !u.is_empty()) {
+        let set = users.get_or_insert_with(BTreeSet::new);
+        if !set.contains(u) {
+            set.insert(u.to_string());
         }
-        self.users.clone()
     }
+    users.as_ref().map_or(0, BTreeSet::len)
 }
 
 /// The per-filter store of open multi-line failures.
@@ -86,13 +90,35 @@ pub(crate) struct MlfidCache<L: Clone> {
     /// (hash of id, id, data, expiry), oldest first. The hash makes a lookup a scan of
     /// integers: ids of one daemon tend to share long prefixes.
     entries: VecDeque<(u64, String, FailData<L>, f64)>,
+    /// How many entries have each hash: an id not stored (most ids, on a busy log) is known
+    /// without a scan.
+    hashes: HashMap<u64, u32, BuildHasherDefault<HashIsKey>>,
 }
 
 impl<L: Clone> Default for MlfidCache<L> {
     fn default() -> Self {
         MlfidCache {
             entries: VecDeque::new(),
+            hashes: HashMap::default(),
         }
+    }
+}
+
+/// A hasher for keys that are hashes already.
+#[derive(Default)]
+struct HashIsKey(u64);
+
+impl Hasher for HashIsKey {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 }
 
@@ -112,11 +138,33 @@ fn id_hash(id: &str) -> u64 {
 }
 
 impl<L: Clone> MlfidCache<L> {
+    /// Where `id` is stored. The newest entries are looked at first: lines of one id tend
+    /// to come close together.
     fn position(&self, id: &str) -> Option<usize> {
         let h = id_hash(id);
+        if !self.hashes.contains_key(&h) {
+            return None;
+        }
         self.entries
             .iter()
-            .position(|(eh, k, _, _)| *eh == h && k == id)
+            .rposition(|(eh, k, _, _)| *eh == h && k == id)
+    }
+
+    /// Forget the count of one entry's hash.
+    fn unhash(&mut self, h: u64) {
+        if let Some(n) = self.hashes.get_mut(&h) {
+            *n -= 1;
+            if *n == 0 {
+                self.hashes.remove(&h);
+            }
+        }
+    }
+
+    /// Remove the entry at `i`.
+    fn remove_at(&mut self, i: usize) {
+        if let Some((h, ..)) = self.entries.remove(i) {
+            self.unhash(h);
+        }
     }
 
     /// Take the live entry for `id` out (an expired one is removed), with its index. The
@@ -127,7 +175,7 @@ impl<L: Clone> MlfidCache<L> {
             let empty = FailData::from_groups(BTreeMap::new());
             return Some((i, std::mem::replace(&mut self.entries[i].2, empty)));
         }
-        self.entries.remove(i);
+        self.remove_at(i);
         None
     }
 
@@ -135,14 +183,16 @@ impl<L: Clone> MlfidCache<L> {
     /// index.
     fn push_new(&mut self, id: &str, data: FailData<L>, now: f64) -> usize {
         if self.entries.len() >= MAX_ENTRIES {
-            while let Some((_, _, _, expiry)) = self.entries.pop_front() {
+            while let Some((h, _, _, expiry)) = self.entries.pop_front() {
+                self.unhash(h);
                 if expiry > now && self.entries.len() < MAX_ENTRIES {
                     break;
                 }
             }
         }
-        self.entries
-            .push_back((id_hash(id), id.to_string(), data, now + TTL));
+        let h = id_hash(id);
+        *self.hashes.entry(h).or_insert(0) += 1;
+        self.entries.push_back((h, id.to_string(), data, now + TTL));
         self.entries.len() - 1
     }
 
@@ -191,7 +241,7 @@ impl<L: Clone> MlfidCache<L> {
         }
         let store;
         if let Some((at, mut entry)) = cached {
-            users = entry.update_users(fail.get("user"));
+            users = update_users(&mut entry.users, fail.get_str("user"));
             if entry.take_truthy("nofail") {
                 flags |= CACHED_NOFAIL;
             }
@@ -211,27 +261,28 @@ impl<L: Clone> MlfidCache<L> {
             }
             fail = entry;
             if flags & FORGET != 0 {
-                self.entries.remove(at);
+                self.remove_at(at);
                 store = Store::No;
             } else {
                 store = Store::Replace(at);
             }
         } else if flags & FORGET == 0 {
-            users = fail.update_users(fail.get("user"));
+            let user = fail.groups.get("user").and_then(|v| v.as_deref());
+            users = update_users(&mut fail.users, user);
             store = Store::Insert;
         } else {
-            users = None;
+            users = 0;
             store = Store::No;
         }
         let was_pending = std::mem::take(&mut fail.pending);
-        if was_pending || users.is_some_and(|u| u.len() > 1) {
+        if was_pending || users > 1 {
             fail.groups.remove("nofail");
             fail.groups.remove("mlfgained");
             flags &= !(GAINED | NOFAIL);
         }
         if flags & NOFAIL == 0 {
             let mut m = fail.nofail_matches.take().unwrap_or_default();
-            m.extend(fail.matches.clone().unwrap_or_default());
+            m.extend(fail.matches.take().unwrap_or_default());
             if flags & GAINED == 0 {
                 m.extend_from_slice(matched);
             }
@@ -317,5 +368,15 @@ mod tests {
         }
         assert!(c.entries.len() <= MAX_ENTRIES);
         assert!(c.take("c149", 1.0).is_some());
+        // Forgetting, expiry and eviction keep the hash counts in step with the entries.
+        c.merge("c148", data(&[("mlfforget", "1")]), &["b".to_string()], 1.0);
+        assert!(c.take("c148", 1.0).is_none());
+        assert!(c.take("c147", 1000.0).is_none());
+        let counted: u32 = c.hashes.values().sum();
+        assert_eq!(counted as usize, c.entries.len());
+        for (h, ..) in &c.entries {
+            assert!(c.hashes.contains_key(h));
+        }
+        assert!(c.take("c10", 1.0).is_none(), "evicted");
     }
 }

@@ -979,7 +979,7 @@ impl Finisher {
                 set.scan(searched);
             }
         }
-        let mut pre_groups = None;
+        let mut pre_groups: Option<Vec<(String, Option<String>)>> = None;
         let mut line: Option<Arc<TupleLine>> = None;
         for index in 0..n_fail {
             let possible = match candidates {
@@ -1000,7 +1000,10 @@ impl Finisher {
                 }
                 continue;
             }
-            let pre = pre_groups.get_or_insert_with(|| self.prefregex_groups(p));
+            // A second failure on the line (every regex tried) finds them again.
+            let pre = pre_groups
+                .take()
+                .unwrap_or_else(|| self.prefregex_groups(p));
             // The lines of a failure are only read for its details.
             let line = line.get_or_insert_with(|| {
                 if self.options.details {
@@ -1046,14 +1049,16 @@ impl Finisher {
             return;
         }
         let mut hits = std::mem::take(&mut p.hits);
-        let mut pre_groups = None;
+        let mut pre_groups: Option<Vec<(String, Option<String>)>> = None;
         let mut line: Option<Arc<TupleLine>> = None;
         for hit in hits.drain(..) {
             if !hit.ignore_hits.is_empty() {
                 out.ignore_hits.extend_from_slice(&hit.ignore_hits);
                 continue;
             }
-            let pre = pre_groups.get_or_insert_with(|| self.prefregex_groups(p));
+            let pre = pre_groups
+                .take()
+                .unwrap_or_else(|| self.prefregex_groups(p));
             let line = line.get_or_insert_with(|| {
                 if self.options.details {
                     Arc::new(p.tuple.clone())
@@ -1147,7 +1152,8 @@ impl Finisher {
                 fresh = false;
             }
             let matched: Vec<Arc<TupleLine>> = matched.into_iter().map(Arc::new).collect();
-            if let Next::Stop = self.record(index, &pre_groups, groups, &matched, now, out) {
+            let pre = pre_groups.clone();
+            if let Next::Stop = self.record(index, pre, groups, &matched, now, out) {
                 break;
             }
         }
@@ -1159,14 +1165,14 @@ impl Finisher {
     fn record(
         &mut self,
         index: usize,
-        pre_groups: &[(String, Option<String>)],
+        pre_groups: Vec<(String, Option<String>)>,
         groups: Vec<(String, Option<String>)>,
         matched: &[Arc<TupleLine>],
         now: f64,
         out: &mut ToolLine,
     ) -> Next {
         // Failregex groups override prefregex groups of the same name, even when empty.
-        let mut merged: BTreeMap<String, Option<String>> = pre_groups.iter().cloned().collect();
+        let mut merged: BTreeMap<String, Option<String>> = pre_groups.into_iter().collect();
         merged.extend(groups);
         // From here on a group that did not take part reads as absent (and a failure's groups
         // are reported without them): nothing to store or merge for it.
@@ -1248,20 +1254,20 @@ impl Finisher {
 /// when the failure id differs from it (`raw_hosts`: a name stays as it is). `None`: no host
 /// yet.
 fn host_of<L: Clone>(fail: &FailData<L>, raw_hosts: bool) -> Option<(ToolHost, Option<String>)> {
-    let fid = fail.get("fid");
-    let (ip, raw) = if let Some(ip) = fail.get("ip4").or_else(|| fail.get("ip6")) {
+    let fid = fail.get_str("fid");
+    let (ip, raw) = if let Some(ip) = fail.get_str("ip4").or_else(|| fail.get_str("ip6")) {
         (ip, true)
-    } else if let Some(dns) = fail.get("dns") {
+    } else if let Some(dns) = fail.get_str("dns") {
         (dns, raw_hosts)
     } else {
-        (fid.clone()?, true)
+        (fid?, true)
     };
     if !raw {
-        return Some((ToolHost::Lookup(ip), None));
+        return Some((ToolHost::Lookup(ip.to_string()), None));
     }
     Some(match fid {
-        Some(f) if f != ip => (ToolHost::Id(f), Some(ip)),
-        _ => (ToolHost::Id(ip), None),
+        Some(f) if f != ip => (ToolHost::Id(f.to_string()), Some(ip.to_string())),
+        _ => (ToolHost::Id(ip.to_string()), None),
     })
 }
 
