@@ -270,6 +270,54 @@ pub fn matches_every_nonempty_line(python: &str) -> bool {
         )
 }
 
+/// Most literals searched for with the faster of the two SIMD layouts (`aho_corasick`'s
+/// slim Teddy, 32 bytes per step; above 32 literals it takes the fat one, 16 bytes per step).
+const FAST_LITERALS: usize = 32;
+/// Shortest common prefix two literals of one set are merged into by [`coarsen`].
+const MIN_MERGED_LEN: usize = 6;
+
+/// How many different literals `sets` hold together.
+fn distinct(sets: &[Set]) -> usize {
+    let mut all: Vec<&Vec<u8>> = sets.iter().flatten().collect();
+    all.sort();
+    all.dedup();
+    all.len()
+}
+
+/// A smaller set that still holds one of its strings wherever `set` does: members that
+/// share a prefix of at least [`MIN_MERGED_LEN`] bytes become that prefix, and a member that
+/// contains another is left out. (`Connection closed by`, `Connection reset by`: every text
+/// with one of them holds `Connection `.)
+fn coarsen(mut set: Set) -> Set {
+    loop {
+        set = dedup(set);
+        // Sorted: the longest common prefix of any two members is one of neighbours.
+        let best = (1..set.len())
+            .map(|i| {
+                let common = set[i - 1]
+                    .iter()
+                    .zip(&set[i])
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                (common, i)
+            })
+            .filter(|&(common, _)| common >= MIN_MERGED_LEN)
+            .max();
+        let Some((common, i)) = best else {
+            break;
+        };
+        let prefix = set[i][..common].to_vec();
+        set.retain(|m| !m.starts_with(&prefix));
+        set.push(prefix);
+    }
+    let all = set.clone();
+    set.retain(|m| {
+        !all.iter()
+            .any(|other| other != m && memchr::memmem::find(m, other).is_some())
+    });
+    set
+}
+
 /// Rules out texts that none of a list of regexes can match.
 #[derive(Debug, Clone)]
 pub struct Prefilter {
@@ -307,12 +355,24 @@ impl Prefilter {
     /// A prefilter for `regexes` (Python dialect, tags expanded): `None` when one of them has
     /// no useful required literals, so that nothing could be ruled out safely.
     pub fn new<'a>(regexes: impl IntoIterator<Item = &'a str>, multiline: bool) -> Option<Self> {
-        let mut owned: Vec<(Vec<u8>, usize)> = Vec::new();
-        let mut regex_count = 0;
-        for (i, r) in regexes.into_iter().enumerate() {
-            owned.extend(required_literals(r, multiline)?.into_iter().map(|l| (l, i)));
-            regex_count = i + 1;
+        let mut sets: Vec<Set> = Vec::new();
+        for r in regexes {
+            sets.push(required_literals(r, multiline)?);
         }
+        let regex_count = sets.len();
+        if distinct(&sets) > FAST_LITERALS {
+            // Fewer literals search faster (see `FAST_LITERALS`): a little precision is
+            // worth it.
+            let coarse: Vec<Set> = sets.iter().cloned().map(coarsen).collect();
+            if distinct(&coarse) <= FAST_LITERALS {
+                sets = coarse;
+            }
+        }
+        let mut owned: Vec<(Vec<u8>, usize)> = sets
+            .into_iter()
+            .enumerate()
+            .flat_map(|(i, set)| set.into_iter().map(move |l| (l, i)))
+            .collect();
         if owned.is_empty() {
             return None;
         }
@@ -544,6 +604,59 @@ mod tests {
         p.candidates("nothing", &mut c);
         assert_eq!(c, vec![false, false]);
         assert!(Prefilter::new([r"Failed", r"\d+"], false).is_none());
+    }
+
+    #[test]
+    fn coarsened_sets_keep_a_member_wherever_the_set_had_one() {
+        let set = |v: &[&str]| -> Set { v.iter().map(|s| s.as_bytes().to_vec()).collect() };
+        let show = |s: Set| -> Vec<String> {
+            s.into_iter()
+                .map(|b| String::from_utf8(b).unwrap())
+                .collect()
+        };
+        let got = coarsen(set(&[
+            "Connection closed by",
+            "Connection closed from",
+            "Connection reset by",
+            "Disconnected by",
+            "Disconnected from",
+        ]));
+        assert_eq!(show(got), ["Connection ", "Disconnected "]);
+        // Prefixes shorter than MIN_MERGED_LEN stay apart; a member holding another goes.
+        let got = coarsen(set(&[
+            "Illegal user ",
+            "Invalid user ",
+            "Failed ",
+            "xx Failed x",
+        ]));
+        assert_eq!(show(got), ["Failed ", "Illegal user ", "Invalid user "]);
+        // Every text that holds a member of the set holds a member of the coarse one.
+        let original = set(&["abcdefgh", "abcdefxy", "zzabcdefgh", "qqqq"]);
+        let coarse = coarsen(original.clone());
+        for text in ["..abcdefgh..", "abcdefxy", "zzabcdefgh", "qqqq", "none"] {
+            let holds = |s: &Set| {
+                s.iter()
+                    .any(|m| memchr::memmem::find(text.as_bytes(), m).is_some())
+            };
+            assert!(!holds(&original) || holds(&coarse), "{text}");
+        }
+    }
+
+    #[test]
+    fn many_literals_are_coarsened_to_the_fast_layout() {
+        // 36 literals (six regexes with six spellings each); coarsened, 12.
+        let regexes: Vec<String> = ["alpha", "bravo", "delta", "hotel", "oscar", "tango"]
+            .iter()
+            .map(|w| format!("^{w}-(?:one|two|three|four|five|six)-long"))
+            .collect();
+        let p = Prefilter::new(regexes.iter().map(String::as_str), false).unwrap();
+        assert_eq!(p.literals(), 6);
+        let mut c = Vec::new();
+        assert!(p.check("x hotel-two-long y", &mut c).is_some());
+        assert_eq!(c, [false, false, false, true, false, false]);
+        // A few: left as they are.
+        let p = Prefilter::new(regexes[..2].iter().map(String::as_str), false).unwrap();
+        assert_eq!(p.literals(), 12);
     }
 
     #[test]
