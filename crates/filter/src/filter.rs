@@ -12,11 +12,12 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use crate::date::convert::{parse_zone, TimeError};
 use crate::date::{DateDetector, TimeCache};
 use crate::matcher::{self, AnyMatcher, Captures, Engine, Matcher, Pcre2Matcher};
-use crate::multiline::{FailData, MlfidCache};
+use crate::multiline::{FailData, Groups, MlfidCache};
 use crate::prefilter::Prefilter;
 use crate::tags::expand_tags;
 use crate::{Failure, FilterError, FilterSpec, Host, LineResult, UseDns};
@@ -37,8 +38,10 @@ pub struct CompiledRegex {
     engine: Engine,
     translated: String,
     names: Vec<Option<String>>,
+    /// The same names, shared with every dict of a match (see [`GroupName`]).
+    dict_names: Vec<Option<GroupName>>,
     /// `alt_NAME[_N]` groups and the group they stand in for, sorted.
-    alternates: Vec<(String, String)>,
+    alternates: Vec<(GroupName, GroupName)>,
     /// A PCRE2 JIT copy for capture groups (see [`CompiledRegex::enable_jit_captures`]).
     jit: Option<Pcre2Matcher>,
 }
@@ -76,6 +79,7 @@ impl CompiledRegex {
             .map_err(|e| format!("Unable to compile regular expression '{expanded}': {e}"))?;
         let names = matcher.group_names().to_vec();
         let alternates = alternates_of(&names);
+        let dict_names = shared_names(&names);
         Ok(CompiledRegex {
             source: regex.to_string(),
             expanded,
@@ -83,6 +87,7 @@ impl CompiledRegex {
             engine: matcher.engine(),
             translated: matcher.pattern().to_string(),
             names,
+            dict_names,
             matcher: std::sync::OnceLock::from(matcher),
             alternates,
             jit: None,
@@ -195,8 +200,37 @@ impl CompiledRegex {
     /// Named groups of a match, in group order (`None` for groups that did not take part),
     /// with `alt_*` groups filling their empty targets.
     pub fn group_dict(&self, text: &str, caps: &Captures) -> Vec<(String, Option<String>)> {
-        named_groups(&self.names, &self.alternates, text, |i| caps.get(i))
+        self.dict(text, caps)
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v))
+            .collect()
     }
+
+    /// [`Self::group_dict`] with the names shared, not copied.
+    pub(crate) fn dict(&self, text: &str, caps: &Captures) -> Dict {
+        named_groups(&self.dict_names, &self.alternates, text, |i| caps.get(i))
+    }
+
+    /// The group names a dict of a match shares (by index, `None` for unnamed groups), and
+    /// the `alt_*` groups with the group each fills.
+    pub(crate) fn dict_names(&self) -> (&[Option<GroupName>], &[(GroupName, GroupName)]) {
+        (&self.dict_names, &self.alternates)
+    }
+}
+
+/// A group's name in a match's dict: shared with the compiled regex, so that naming a group
+/// copies nothing.
+pub(crate) type GroupName = Arc<str>;
+
+/// A match's named groups and their values (`None`: did not take part), in group order.
+pub(crate) type Dict = Vec<(GroupName, Option<String>)>;
+
+/// `names` as the shared names of dicts.
+pub(crate) fn shared_names(names: &[Option<String>]) -> Vec<Option<GroupName>> {
+    names
+        .iter()
+        .map(|n| n.as_deref().map(GroupName::from))
+        .collect()
 }
 
 /// The groups a failure's bookkeeping reads: the multi-line merge's steering groups, the
@@ -218,8 +252,8 @@ pub const BOOKKEEPING_GROUPS: [&str; 9] = [
 /// the `alt_*` groups that fill those, which are then left out of the dict themselves).
 #[derive(Debug, Clone)]
 pub(crate) struct GroupSelection {
-    names: Vec<Option<String>>,
-    alternates: Vec<(String, String)>,
+    names: Vec<Option<GroupName>>,
+    alternates: Vec<(GroupName, GroupName)>,
     only: bool,
 }
 
@@ -227,7 +261,7 @@ impl GroupSelection {
     /// Every group of a regex with groups `names`.
     pub(crate) fn all(names: &[Option<String>]) -> Self {
         GroupSelection {
-            names: names.to_vec(),
+            names: shared_names(names),
             alternates: alternates_of(names),
             only: false,
         }
@@ -235,16 +269,14 @@ impl GroupSelection {
 
     /// Only the groups named in `keep`.
     pub(crate) fn only(names: &[Option<String>], keep: &[&str]) -> Self {
-        let alternates: Vec<(String, String)> = alternates_of(names)
+        let alternates: Vec<(GroupName, GroupName)> = alternates_of(names)
             .into_iter()
-            .filter(|(_, target)| keep.contains(&target.as_str()))
+            .filter(|(_, target)| keep.contains(&&**target))
             .collect();
-        let names = names
-            .iter()
+        let names = shared_names(names)
+            .into_iter()
             .map(|n| {
-                n.clone().filter(|n| {
-                    keep.contains(&n.as_str()) || alternates.iter().any(|(alt, _)| alt == n)
-                })
+                n.filter(|n| keep.contains(&&**n) || alternates.iter().any(|(alt, _)| alt == n))
             })
             .collect();
         GroupSelection {
@@ -262,7 +294,7 @@ impl GroupSelection {
         text: &str,
         get: impl Fn(usize) -> Option<(usize, usize)>,
         present_only: bool,
-    ) -> Vec<(String, Option<String>)> {
+    ) -> Dict {
         if present_only && self.alternates.is_empty() {
             return self
                 .names
@@ -285,17 +317,17 @@ impl GroupSelection {
     /// of its merge with the prefregex's groups (`pref`) are read? Only if no group here can
     /// override one of the prefregex's by not taking part.
     pub(crate) fn present_only_is_exact(&self, pref: Option<&GroupSelection>) -> bool {
-        let shared = |n: &String| pref.is_some_and(|p| p.names.iter().flatten().any(|m| m == n));
+        let shared = |n: &GroupName| pref.is_some_and(|p| p.names.iter().flatten().any(|m| m == n));
         self.alternates.is_empty() && !self.names.iter().flatten().any(shared)
     }
 }
 
 /// The `alt_NAME[_N]` groups among `names` and the group each fills, sorted.
-pub(crate) fn alternates_of(names: &[Option<String>]) -> Vec<(String, String)> {
-    let mut alternates: Vec<(String, String)> = names
+pub(crate) fn alternates_of(names: &[Option<String>]) -> Vec<(GroupName, GroupName)> {
+    let mut alternates: Vec<(GroupName, GroupName)> = names
         .iter()
         .flatten()
-        .filter_map(|g| Some((g.clone(), alternate_target(g)?)))
+        .filter_map(|g| Some((GroupName::from(g.as_str()), alternate_target(g)?.into())))
         .collect();
     alternates.sort();
     alternates
@@ -304,12 +336,12 @@ pub(crate) fn alternates_of(names: &[Option<String>]) -> Vec<(String, String)> {
 /// Named groups of a match (`None`: did not take part), `alt_*` groups filling their empty
 /// targets, as Fail2Ban's `getGroups`; `get` gives a group's span by index.
 pub(crate) fn named_groups(
-    names: &[Option<String>],
-    alternates: &[(String, String)],
+    names: &[Option<GroupName>],
+    alternates: &[(GroupName, GroupName)],
     text: &str,
     get: impl Fn(usize) -> Option<(usize, usize)>,
-) -> Vec<(String, Option<String>)> {
-    let mut groups: Vec<(String, Option<String>)> = names
+) -> Dict {
+    let mut groups: Dict = names
         .iter()
         .enumerate()
         .filter_map(|(i, n)| Some((n.clone()?, get(i).map(|(s, e)| text[s..e].to_string()))))
@@ -1147,7 +1179,7 @@ impl Matching {
         let check_all = self.check_all_regex;
         let candidates = std::mem::take(&mut self.candidates);
         let mut split: Option<SplitLine> = None;
-        let mut pre_groups: Option<Vec<(String, Option<String>)>> = None;
+        let mut pre_groups: Option<Dict> = None;
         for index in 0..self.failregex.len() {
             if !candidates.get(index).copied().unwrap_or(true) {
                 continue;
@@ -1180,7 +1212,7 @@ impl Matching {
                     return Vec::new();
                 };
                 let mut groups = sel.dict(text, |i| caps.get(i), false);
-                if let Some(i) = groups.iter().position(|(n, _)| n == "content") {
+                if let Some(i) = groups.iter().position(|(n, _)| &**n == "content") {
                     groups.remove(i);
                 }
                 groups
@@ -1219,7 +1251,7 @@ impl Matching {
             return found;
         }
 
-        let mut pre_groups: Vec<(String, Option<String>)> = Vec::new();
+        let mut pre_groups: Dict = Vec::new();
         let mut current: Option<String> = Some(buf);
         if let Some(pref) = &self.prefregex {
             let text = current.as_deref().unwrap_or_default();
@@ -1228,11 +1260,11 @@ impl Matching {
             };
             pre_groups = match &self.pref_groups {
                 Some(sel) => sel.dict(text, |i| caps.get(i), false),
-                None => pref.group_dict(text, &caps),
+                None => pref.dict(text, &caps),
             };
             let content = pre_groups
                 .iter()
-                .position(|(n, _)| n == "content")
+                .position(|(n, _)| &**n == "content")
                 .map(|i| pre_groups.remove(i).1);
             if let Some(Some(c)) = content.filter(|c| c.as_deref().is_some_and(|c| !c.is_empty())) {
                 self.buffer = vec![SplitLine::new(c, (0, 0), false)];
@@ -1290,8 +1322,8 @@ impl Matching {
     fn record(
         &mut self,
         index: usize,
-        pre_groups: Vec<(String, Option<String>)>,
-        groups: Vec<(String, Option<String>)>,
+        pre_groups: Dict,
+        groups: Dict,
         matched: Vec<SplitLine>,
         date: f64,
         now: f64,
@@ -1299,7 +1331,7 @@ impl Matching {
     ) -> bool {
         let check_all = self.check_all_regex;
         // Failregex groups override prefregex groups of the same name, even when empty.
-        let mut merged: BTreeMap<String, Option<String>> = pre_groups.into_iter().collect();
+        let mut merged = Groups::from_pairs(pre_groups);
         merged.extend(groups);
         if !self.failure_groups {
             // Only values are read from here on (a group that did not take part reads as
@@ -1363,7 +1395,7 @@ impl Matching {
                     .collect(),
                 regex_index: index,
                 users: fail.users.unwrap_or_default(),
-                groups,
+                groups: groups.into_map(),
             }
         } else {
             // Only what counting reads: nothing of the stored entry is copied but that.

@@ -16,16 +16,86 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
+use crate::filter::GroupName;
+
 /// Seconds an entry lives.
 const TTL: f64 = 300.0;
 /// Entries kept at most.
 const MAX_ENTRIES: usize = 100;
 
+/// A failure's named groups (`None`: the group did not take part), one value per name, in
+/// name order. A handful per failure: a sorted vector (one allocation, no tree nodes) whose
+/// names are shared with the compiled regexes.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Groups(Vec<(GroupName, Option<String>)>);
+
+impl Groups {
+    /// From pairs; a later pair replaces an earlier one of the same name.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (GroupName, Option<String>)>) -> Self {
+        let mut groups = Groups::default();
+        groups.extend(pairs);
+        groups
+    }
+
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| (**k).cmp(key))
+    }
+
+    /// A group's value (`Some(None)`: it did not take part).
+    pub fn get(&self, key: &str) -> Option<&Option<String>> {
+        self.find(key).ok().map(|i| &self.0[i].1)
+    }
+
+    /// Set a group; returns the value it replaces.
+    pub fn insert(&mut self, key: GroupName, value: Option<String>) -> Option<Option<String>> {
+        match self.find(&key) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Err(i) => {
+                self.0.insert(i, (key, value));
+                None
+            }
+        }
+    }
+
+    /// Take a group out.
+    pub fn remove(&mut self, key: &str) -> Option<Option<String>> {
+        self.find(key).ok().map(|i| self.0.remove(i).1)
+    }
+
+    /// Set every pair in turn.
+    pub fn extend(&mut self, pairs: impl IntoIterator<Item = (GroupName, Option<String>)>) {
+        for (k, v) in pairs {
+            self.insert(k, v);
+        }
+    }
+
+    /// Keep the groups `keep` says yes to.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &Option<String>) -> bool) {
+        self.0.retain(|(k, v)| keep(k, v));
+    }
+
+    /// As a map with names of their own.
+    pub fn into_map(self) -> BTreeMap<String, Option<String>> {
+        self.0
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
+    }
+}
+
+impl IntoIterator for Groups {
+    type Item = (GroupName, Option<String>);
+    type IntoIter = std::vec::IntoIter<(GroupName, Option<String>)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
 /// What one failure (or a merged multi-line failure) holds.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct FailData<L: Clone> {
     /// Named groups (`None`: group did not take part).
-    pub groups: BTreeMap<String, Option<String>>,
+    pub groups: Groups,
     /// Every `user` seen for this id.
     pub users: Option<BTreeSet<String>>,
     /// Lines that make up the failure.
@@ -38,7 +108,7 @@ pub(crate) struct FailData<L: Clone> {
 
 impl<L: Clone> FailData<L> {
     /// From one match's groups.
-    pub fn from_groups(groups: BTreeMap<String, Option<String>>) -> Self {
+    pub fn from_groups(groups: Groups) -> Self {
         FailData {
             groups,
             users: None,
@@ -172,7 +242,7 @@ impl<L: Clone> MlfidCache<L> {
     fn take(&mut self, id: &str, now: f64) -> Option<(usize, FailData<L>)> {
         let i = self.position(id)?;
         if self.entries[i].3 > now {
-            let empty = FailData::from_groups(BTreeMap::new());
+            let empty = FailData::from_groups(Groups::default());
             return Some((i, std::mem::replace(&mut self.entries[i].2, empty)));
         }
         self.remove_at(i);
@@ -223,7 +293,7 @@ impl<L: Clone> MlfidCache<L> {
             flags |= GAINED | NOFAIL;
             if !fail.truthy("nofail") {
                 let gained = fail.groups.get("mlfgained").cloned().flatten();
-                fail.groups.insert("nofail".to_string(), gained);
+                fail.groups.insert(GroupName::from("nofail"), gained);
             }
         } else if fail.truthy("nofail") {
             flags |= NOFAIL;
@@ -310,12 +380,11 @@ mod tests {
     use super::*;
 
     fn data(pairs: &[(&str, &str)]) -> FailData<String> {
-        FailData::from_groups(
+        FailData::from_groups(Groups::from_pairs(
             pairs
                 .iter()
-                .map(|(k, v)| (k.to_string(), Some(v.to_string())))
-                .collect(),
-        )
+                .map(|(k, v)| (GroupName::from(*k), Some(v.to_string()))),
+        ))
     }
 
     #[test]

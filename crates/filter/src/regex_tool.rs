@@ -36,11 +36,11 @@ use crate::date::convert::{parse_zone, TimeError};
 use crate::date::{DateDetector, TimeCache};
 use crate::dialect::{self, Dialect};
 use crate::filter::{
-    alternates_of, named_groups, split_matched_lines, CompiledRegex, GroupSelection,
+    named_groups, split_matched_lines, CompiledRegex, Dict, GroupName, GroupSelection,
     BOOKKEEPING_GROUPS,
 };
 use crate::matcher::{Captures, Engine};
-use crate::multiline::{FailData, MlfidCache};
+use crate::multiline::{FailData, Groups, MlfidCache};
 use crate::prefilter::Prefilter;
 use crate::{Filter, FilterError, FilterSpec, UseDns};
 
@@ -182,8 +182,10 @@ struct Searcher {
     /// Did the last search use the JIT (spans in `jit`) or the compiled regex (`caps`)?
     from_jit: bool,
     names: Vec<Option<String>>,
+    /// The same names as dicts share them.
+    dict_names: Vec<Option<GroupName>>,
     /// `alt_NAME[_N]` groups and the group they fill (`<F-ALT_*>`), sorted.
-    alternates: Vec<(String, String)>,
+    alternates: Vec<(GroupName, GroupName)>,
     /// [`Self::restrict`]: the groups extracted.
     restricted: Option<GroupSelection>,
     /// [`Self::restricted_dict`] leaves out groups that did not take part (see
@@ -226,12 +228,14 @@ impl Jit {
 impl Searcher {
     fn new(r: &CompiledRegex, single_line: bool) -> Searcher {
         let names = r.group_names().to_vec();
-        let alternates = alternates_of(&names);
+        let (dict_names, alternates) = r.dict_names();
+        let (dict_names, alternates) = (dict_names.to_vec(), alternates.to_vec());
         Searcher {
             jit: if single_line { Jit::new(r) } else { None },
             caps: None,
             from_jit: false,
             names,
+            dict_names,
             alternates,
             restricted: None,
             present_only: false,
@@ -245,7 +249,7 @@ impl Searcher {
     }
 
     /// The groups of the last match limited as [`Self::restrict`] said (all without it).
-    fn restricted_dict(&self, text: &str) -> Vec<(String, Option<String>)> {
+    fn restricted_dict(&self, text: &str) -> Dict {
         self.restricted_dict_with(text, |i| self.get(i))
     }
 
@@ -254,10 +258,10 @@ impl Searcher {
         &self,
         text: &str,
         get: impl Fn(usize) -> Option<(usize, usize)>,
-    ) -> Vec<(String, Option<String>)> {
+    ) -> Dict {
         match &self.restricted {
             Some(selection) => selection.dict(text, get, self.present_only),
-            None => named_groups(&self.names, &self.alternates, text, get),
+            None => named_groups(&self.dict_names, &self.alternates, text, get),
         }
     }
 
@@ -294,8 +298,8 @@ impl Searcher {
     }
 
     /// Named groups of the last match (see [`group_dict`]).
-    fn group_dict(&self, text: &str) -> Vec<(String, Option<String>)> {
-        named_groups(&self.names, &self.alternates, text, |i| self.get(i))
+    fn group_dict(&self, text: &str) -> Dict {
+        named_groups(&self.dict_names, &self.alternates, text, |i| self.get(i))
     }
 
     /// The spans of every group of the last match.
@@ -367,6 +371,11 @@ fn split_matched(
     )
 }
 
+/// A dict with names of its own, as [`ToolLine::prefregex_groups`] has them.
+fn owned_names(dict: Dict) -> Vec<(String, Option<String>)> {
+    dict.into_iter().map(|(n, v)| (n.to_string(), v)).collect()
+}
+
 fn is_skiplines(name: &str) -> bool {
     name.strip_prefix("skiplines")
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
@@ -419,7 +428,7 @@ pub struct Prepared {
 #[derive(Debug, Default)]
 struct Hit {
     index: usize,
-    groups: Vec<(String, Option<String>)>,
+    groups: Dict,
     /// The ignoreregexes that matched the same text.
     ignore_hits: Vec<usize>,
 }
@@ -979,7 +988,7 @@ impl Finisher {
                 set.scan(searched);
             }
         }
-        let mut pre_groups: Option<Vec<(String, Option<String>)>> = None;
+        let mut pre_groups: Option<Dict> = None;
         let mut line: Option<Arc<TupleLine>> = None;
         for index in 0..n_fail {
             let possible = match candidates {
@@ -1030,8 +1039,12 @@ impl Finisher {
         if found && self.options.prefregex_groups {
             if let Some(searcher) = &self.prefregex {
                 let get = |i: usize| p.pref_spans.get(i).copied().flatten();
-                self.last_prefregex_groups =
-                    named_groups(&searcher.names, &searcher.alternates, &p.text, get);
+                self.last_prefregex_groups = owned_names(named_groups(
+                    &searcher.dict_names,
+                    &searcher.alternates,
+                    &p.text,
+                    get,
+                ));
             }
         }
         found
@@ -1049,7 +1062,7 @@ impl Finisher {
             return;
         }
         let mut hits = std::mem::take(&mut p.hits);
-        let mut pre_groups: Option<Vec<(String, Option<String>)>> = None;
+        let mut pre_groups: Option<Dict> = None;
         let mut line: Option<Arc<TupleLine>> = None;
         for hit in hits.drain(..) {
             if !hit.ignore_hits.is_empty() {
@@ -1082,13 +1095,13 @@ impl Finisher {
     }
 
     /// The prefregex's groups (without `content`) from the first stage's search.
-    fn prefregex_groups(&self, p: &Prepared) -> Vec<(String, Option<String>)> {
+    fn prefregex_groups(&self, p: &Prepared) -> Dict {
         let Some(searcher) = self.prefregex.as_ref().filter(|_| p.pref == Some(true)) else {
             return Vec::new();
         };
         let get = |i: usize| p.pref_spans.get(i).copied().flatten();
         let mut groups = searcher.restricted_dict_with(&p.text, get);
-        groups.retain(|(n, _)| n != "content");
+        groups.retain(|(n, _)| &**n != "content");
         groups
     }
 
@@ -1114,13 +1127,13 @@ impl Finisher {
             }
             pre_groups = searcher.group_dict(&text);
             if self.options.prefregex_groups {
-                self.last_prefregex_groups = pre_groups.clone();
+                self.last_prefregex_groups = owned_names(pre_groups.clone());
             }
             let content = searcher
                 .index_of("content")
                 .and_then(|i| searcher.get(i))
                 .filter(|(s, e)| s < e);
-            pre_groups.retain(|(n, _)| n != "content");
+            pre_groups.retain(|(n, _)| &**n != "content");
             if let Some((s, e)) = content {
                 self.buffer = vec![TupleLine {
                     after: text[s..e].to_string(),
@@ -1165,14 +1178,14 @@ impl Finisher {
     fn record(
         &mut self,
         index: usize,
-        pre_groups: Vec<(String, Option<String>)>,
-        groups: Vec<(String, Option<String>)>,
+        pre_groups: Dict,
+        groups: Dict,
         matched: &[Arc<TupleLine>],
         now: f64,
         out: &mut ToolLine,
     ) -> Next {
         // Failregex groups override prefregex groups of the same name, even when empty.
-        let mut merged: BTreeMap<String, Option<String>> = pre_groups.into_iter().collect();
+        let mut merged = Groups::from_pairs(pre_groups);
         merged.extend(groups);
         // From here on a group that did not take part reads as absent (and a failure's groups
         // are reported without them): nothing to store or merge for it.
@@ -1216,7 +1229,7 @@ impl Finisher {
                 .groups
                 .into_iter()
                 .filter(|(k, _)| !is_skiplines(k))
-                .filter_map(|(k, v)| Some((k, v?)))
+                .filter_map(|(k, v)| Some((k.to_string(), v?)))
                 .collect();
             let lines = fail
                 .matches
