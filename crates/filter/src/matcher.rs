@@ -47,37 +47,78 @@ impl fmt::Display for Engine {
 
 /// The groups of one match: index 0 is the whole match; `None` for groups that did not take
 /// part. Spans are byte ranges.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Captures {
-    spans: Vec<Option<(usize, usize)>>,
+    spans: Spans,
+}
+
+#[derive(Debug, Clone)]
+enum Spans {
+    /// One per group.
+    Listed(Vec<Option<(usize, usize)>>),
+    /// A syslog date at the start of a line, as the default template's ten groups have it
+    /// (see [`Captures::syslog`]): nothing to allocate for the commonest match of all.
+    Syslog {
+        end: usize,
+        day_end: usize,
+        hour: usize,
+    },
 }
 
 impl Captures {
-    /// Captures from their spans (index 0: the whole match).
-    pub(crate) fn from_spans(spans: Vec<Option<(usize, usize)>>) -> Captures {
-        Captures { spans }
+    /// The default syslog template's groups for a date `line[..end]` whose day ends at
+    /// `day_end` and whose hour starts at `hour`: the whole match and the date text
+    /// `(0, end)`, no weekday, the month `(0, 3)`, the day `(4, day_end)`, hour, minute and
+    /// second, no fraction and no year.
+    pub(crate) fn syslog(end: usize, day_end: usize, hour: usize) -> Captures {
+        Captures {
+            spans: Spans::Syslog { end, day_end, hour },
+        }
     }
 
     /// Span of the whole match.
     pub fn span(&self) -> (usize, usize) {
-        self.spans[0].unwrap_or((0, 0))
+        self.get(0).unwrap_or((0, 0))
     }
 
     /// Span of group `i`, if it participated.
     pub fn get(&self, i: usize) -> Option<(usize, usize)> {
-        self.spans.get(i).copied().flatten()
+        match &self.spans {
+            Spans::Listed(spans) => spans.get(i).copied().flatten(),
+            &Spans::Syslog { end, day_end, hour } => match i {
+                0 | 1 => Some((0, end)),
+                3 => Some((0, 3)),
+                4 => Some((4, day_end)),
+                5 => Some((hour, hour + 2)),
+                6 => Some((hour + 3, hour + 5)),
+                7 => Some((hour + 6, hour + 8)),
+                _ => None,
+            },
+        }
     }
 
     /// Number of groups including group 0.
     pub fn len(&self) -> usize {
-        self.spans.len()
+        match &self.spans {
+            Spans::Listed(spans) => spans.len(),
+            Spans::Syslog { .. } => 10,
+        }
     }
 
     /// Never true: group 0 always exists.
     pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
+        self.len() == 0
     }
 }
+
+/// Equal when every group has the same span, however the spans are held.
+impl PartialEq for Captures {
+    fn eq(&self, other: &Captures) -> bool {
+        self.len() == other.len() && (0..self.len()).all(|i| self.get(i) == other.get(i))
+    }
+}
+
+impl Eq for Captures {}
 
 /// A compiled regex that can search text.
 pub trait Matcher {
@@ -213,7 +254,7 @@ impl Matcher for RegexMatcher {
         let mut locs = self.regex.capture_locations();
         self.regex.captures_read_at(&mut locs, hay, start)?;
         Some(Captures {
-            spans: (0..locs.len()).map(|i| locs.get(i)).collect(),
+            spans: Spans::Listed((0..locs.len()).map(|i| locs.get(i)).collect()),
         })
     }
 }
@@ -444,7 +485,7 @@ impl Pcre2Matcher {
         let mut locs = pooled.unwrap_or_else(|| self.regex.capture_locations());
         let result = match self.regex.captures_read_at(&mut locs, text.as_bytes(), 0) {
             Ok(true) => Ok(Some(Captures {
-                spans: (0..locs.len()).map(|i| locs.get(i)).collect(),
+                spans: Spans::Listed((0..locs.len()).map(|i| locs.get(i)).collect()),
             })),
             Ok(false) => Ok(None),
             Err(_) => Err(Abandoned),
@@ -481,7 +522,7 @@ impl Matcher for Pcre2Matcher {
         let mut locs = pooled.unwrap_or_else(|| self.regex.capture_locations());
         let result = match self.regex.captures_read_at(&mut locs, hay, start) {
             Ok(true) => Some(Captures {
-                spans: (0..locs.len()).map(|i| locs.get(i)).collect(),
+                spans: Spans::Listed((0..locs.len()).map(|i| locs.get(i)).collect()),
             }),
             Ok(false) => None,
             Err(_) => {

@@ -85,18 +85,7 @@ impl SyslogStart {
             Some(c) if c.is_ascii() && c != b'.' && c != b'_' && !c.is_ascii_alphanumeric() => {}
             Some(_) => return None,
         }
-        Some(Captures::from_spans(vec![
-            Some((0, end)),
-            Some((0, end)),
-            None,
-            Some((0, 3)),
-            Some((4, day_end)),
-            Some((h, h + 2)),
-            Some((h + 3, h + 5)),
-            Some((h + 6, h + 8)),
-            None,
-            None,
-        ]))
+        Some(Captures::syslog(end, day_end, h))
     }
 }
 
