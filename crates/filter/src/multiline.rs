@@ -38,7 +38,8 @@ impl Groups {
     }
 
     fn find(&self, key: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|(k, _)| (**k).cmp(key))
+        self.0
+            .binary_search_by(|(k, _)| cmp_name(k.as_bytes(), key.as_bytes()))
     }
 
     /// A group's value (`Some(None)`: it did not take part).
@@ -81,6 +82,18 @@ impl Groups {
             .map(|(k, v)| (k.to_string(), v))
             .collect()
     }
+}
+
+/// The order of two group names (bytewise, as `str`'s): names are a few bytes and usually
+/// differ in the first, where a call to `memcmp` would cost more than the comparison.
+#[inline]
+fn cmp_name(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
 }
 
 impl IntoIterator for Groups {
@@ -385,6 +398,27 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (GroupName::from(*k), Some(v.to_string()))),
         ))
+    }
+
+    #[test]
+    fn names_order_as_strings_do() {
+        let names = [
+            "", "a", "ab", "abc", "b", "ip4", "ip6", "mlfid", "nofail", "user", "é",
+        ];
+        for a in names {
+            for b in names {
+                assert_eq!(cmp_name(a.as_bytes(), b.as_bytes()), a.cmp(b), "{a} {b}");
+            }
+        }
+        let mut g = Groups::default();
+        for n in ["user", "ip4", "mlfid", "nofail", "ip6"] {
+            g.insert(GroupName::from(n), Some(n.to_uppercase()));
+        }
+        assert_eq!(g.get("ip6"), Some(&Some("IP6".to_string())));
+        assert_eq!(g.remove("mlfid"), Some(Some("MLFID".to_string())));
+        assert_eq!(g.get("mlfid"), None);
+        let names: Vec<String> = g.into_iter().map(|(n, _)| n.to_string()).collect();
+        assert_eq!(names, ["ip4", "ip6", "nofail", "user"]);
     }
 
     #[test]
