@@ -1331,7 +1331,8 @@ impl Matching {
     ) -> bool {
         let check_all = self.check_all_regex;
         // Failregex groups override prefregex groups of the same name, even when empty.
-        let mut merged = Groups::from_pairs(pre_groups);
+        let mut merged = Groups::with_capacity(pre_groups.len() + groups.len());
+        merged.extend(pre_groups);
         merged.extend(groups);
         if !self.failure_groups {
             // Only values are read from here on (a group that did not take part reads as

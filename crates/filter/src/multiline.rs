@@ -31,10 +31,16 @@ pub(crate) struct Groups(Vec<(GroupName, Option<String>)>);
 
 impl Groups {
     /// From pairs; a later pair replaces an earlier one of the same name.
+    #[cfg(test)]
     pub fn from_pairs(pairs: impl IntoIterator<Item = (GroupName, Option<String>)>) -> Self {
         let mut groups = Groups::default();
         groups.extend(pairs);
         groups
+    }
+
+    /// Room for `n` groups.
+    pub fn with_capacity(n: usize) -> Self {
+        Groups(Vec::with_capacity(n))
     }
 
     fn find(&self, key: &str) -> Result<usize, usize> {

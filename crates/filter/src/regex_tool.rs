@@ -1185,7 +1185,8 @@ impl Finisher {
         out: &mut ToolLine,
     ) -> Next {
         // Failregex groups override prefregex groups of the same name, even when empty.
-        let mut merged = Groups::from_pairs(pre_groups);
+        let mut merged = Groups::with_capacity(pre_groups.len() + groups.len());
+        merged.extend(pre_groups);
         merged.extend(groups);
         // From here on a group that did not take part reads as absent (and a failure's groups
         // are reported without them): nothing to store or merge for it.
