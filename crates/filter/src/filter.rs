@@ -534,6 +534,9 @@ struct Dating {
     last_date_text: String,
     /// Single-line filters: rules out lines no failregex can match (see [`Prefilter`]).
     prefilter: Option<Prefilter>,
+    /// Single-line filters: the prefregex, searched here on lines the prefilter lets through
+    /// so that the second stage, the busier one, need not (see [`PrefSearch`]).
+    pref: Option<PrefSearch>,
     /// Scratch: the text a line's regexes see.
     scratch: String,
     /// Conversions of recent dates.
@@ -587,6 +590,64 @@ struct PreparedLine {
     last_date_text: String,
     /// Which failregexes may match (empty: any may).
     candidates: Vec<bool>,
+    /// The first stage searched the prefregex: did it match (its groups' spans in
+    /// `pref_spans`)? `None`: it did not search, the second stage does.
+    pref: Option<bool>,
+    pref_spans: Vec<Option<(usize, usize)>>,
+}
+
+/// The prefregex's PCRE2 code (shared with the filter's, so the same answers) with capture
+/// slots of the first stage's own.
+struct PrefSearch {
+    regex: crate::matcher::Pcre2Code,
+    locs: pcre2::bytes::CaptureLocations,
+}
+
+impl std::fmt::Debug for PrefSearch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrefSearch")
+    }
+}
+
+impl PrefSearch {
+    /// For a prefregex whose searches PCRE2 answers first (its JIT copy, or itself).
+    fn new(prefregex: &CompiledRegex) -> Option<PrefSearch> {
+        let regex = prefregex.pcre2_regex()?.clone();
+        let locs = regex.capture_locations();
+        Some(PrefSearch { regex, locs })
+    }
+
+    /// Search `text`; the spans go to `spans`. `None` when PCRE2 gives up (its match limit):
+    /// the prefregex's own search decides then, in the second stage.
+    fn search(&mut self, text: &str, spans: &mut Vec<Option<(usize, usize)>>) -> Option<bool> {
+        let found = self
+            .regex
+            .captures_read_at(&mut self.locs, text.as_bytes(), 0)
+            .ok()?;
+        spans.clear();
+        if found {
+            spans.extend((0..self.locs.len()).map(|i| self.locs.get(i)));
+        }
+        Some(found)
+    }
+}
+
+/// The first stage's prefregex search: did it match, and its groups' spans.
+type PrefDone<'a> = (bool, &'a [Option<(usize, usize)>]);
+
+/// The prefregex's match as the second stage reads it: its own search, or the first stage's.
+enum PrefMatch<'a> {
+    Searched(Captures),
+    Lent(&'a [Option<(usize, usize)>]),
+}
+
+impl PrefMatch<'_> {
+    fn get(&self, i: usize) -> Option<(usize, usize)> {
+        match self {
+            PrefMatch::Searched(caps) => caps.get(i),
+            PrefMatch::Lent(spans) => spans.get(i).copied().flatten(),
+        }
+    }
 }
 
 /// A batch at least this long is filtered on two threads (see [`Filter::process_batch`]).
@@ -768,6 +829,11 @@ impl Filter {
                 last_date: None,
                 last_date_text: String::new(),
                 prefilter,
+                pref: if maxlines == 1 {
+                    prefregex.as_ref().and_then(PrefSearch::new)
+                } else {
+                    None
+                },
                 scratch: String::new(),
                 time_cache: TimeCache::default(),
             },
@@ -944,6 +1010,7 @@ impl Dating {
     /// The first stage of a line: its date, and whether the prefilter rules it out.
     fn prepare(&mut self, line: &str, now: f64, p: &mut PreparedLine) {
         p.skip = false;
+        p.pref = None;
         p.candidates.clear();
         let Some((cut, date, line_time)) = self.split_date(line, now) else {
             p.dropped = true;
@@ -960,19 +1027,27 @@ impl Dating {
             p.last_date_text.clear();
             p.last_date_text.push_str(&self.last_date_text);
         }
+        if self.prefilter.is_none() && self.pref.is_none() {
+            return;
+        }
+        // The text the single-line path searches: the line without its date, and `\n`.
+        let (before, after) = match cut {
+            DateCut::Span(s, e) => (&line[..s], &line[e..]),
+            DateCut::Whole { .. } => ("", line),
+        };
+        let text = &mut self.scratch;
+        text.clear();
+        text.push_str(before);
+        text.push_str(after);
+        text.push('\n');
         if let Some(prefilter) = &self.prefilter {
-            let (before, after) = match cut {
-                DateCut::Span(s, e) => (&line[..s], &line[e..]),
-                DateCut::Whole { .. } => ("", line),
-            };
-            let text = &mut self.scratch;
-            text.clear();
-            text.push_str(before);
-            text.push_str(after);
-            text.push('\n');
             if prefilter.check(text, &mut p.candidates).is_none() {
                 p.skip = true;
+                return;
             }
+        }
+        if let Some(pref) = &mut self.pref {
+            p.pref = pref.search(text, &mut p.pref_spans);
         }
     }
 
@@ -1057,7 +1132,8 @@ impl Matching {
         std::mem::swap(&mut self.candidates, &mut p.candidates);
         let date = p.date.unwrap_or(now);
         let found = if self.maxlines <= 1 && self.lean {
-            self.find_failures_single(line, cut, &p.last_date_text, date, now)
+            let pref = p.pref.map(|found| (found, p.pref_spans.as_slice()));
+            self.find_failures_single(line, cut, &p.last_date_text, pref, date, now)
         } else {
             let split = split_line(line, cut, &p.last_date_text);
             self.find_failures(split, date, now)
@@ -1101,6 +1177,7 @@ impl Matching {
         line: &str,
         cut: DateCut,
         last_date_text: &str,
+        pref: Option<PrefDone<'_>>,
         date: f64,
         now: f64,
     ) -> Found {
@@ -1117,7 +1194,16 @@ impl Matching {
         }
         text.push('\n');
         let mut content = std::mem::take(&mut self.content);
-        let found = self.single_line(line, cut, last_date_text, &text, &mut content, date, now);
+        let found = self.single_line(
+            line,
+            cut,
+            last_date_text,
+            pref,
+            &text,
+            &mut content,
+            date,
+            now,
+        );
         self.text = text;
         self.content = content;
         found
@@ -1129,6 +1215,7 @@ impl Matching {
         line: &str,
         cut: DateCut,
         last_date_text: &str,
+        pref_done: Option<PrefDone<'_>>,
         text: &str,
         content: &mut String,
         date: f64,
@@ -1153,8 +1240,14 @@ impl Matching {
         let mut searched = Searched::Line;
         let mut pref_caps = None;
         if let Some(pref) = &self.prefregex {
-            let Some(caps) = pref.search(text) else {
-                return found;
+            // The first stage may have searched it already, on the same text.
+            let caps = match pref_done {
+                Some((false, _)) => return found,
+                Some((true, spans)) => PrefMatch::Lent(spans),
+                None => match pref.search(text) {
+                    Some(caps) => PrefMatch::Searched(caps),
+                    None => return found,
+                },
             };
             let value: Option<std::borrow::Cow<'_, str>> = if pref.alternates.is_empty() {
                 pref.group_index("content")
@@ -1162,9 +1255,10 @@ impl Matching {
                     .map(|(s, e)| std::borrow::Cow::Borrowed(&text[s..e]))
             } else {
                 // `alt_*` groups may fill `content`: read it as the groups have it.
-                pref.group_dict(text, &caps)
+                let (names, alternates) = pref.dict_names();
+                named_groups(names, alternates, text, |i| caps.get(i))
                     .into_iter()
-                    .find(|(n, _)| n == "content")
+                    .find(|(n, _)| &**n == "content")
                     .and_then(|(_, v)| v)
                     .map(std::borrow::Cow::Owned)
             };
