@@ -657,8 +657,6 @@ pub struct Finisher {
     prefregex_matched: bool,
     /// The prefregex's groups at its last match (with [`ToolOptions::prefregex_groups`]).
     last_prefregex_groups: Vec<(String, Option<String>)>,
-    /// Stands for a failure's line when its lines are not asked for.
-    no_line: Arc<TupleLine>,
 }
 
 /// A filter that runs lines as `fail2ban-regex` does (see the module docs).
@@ -762,7 +760,6 @@ impl RegexTool {
             mlfid_cache: MlfidCache::default(),
             prefregex_matched: false,
             last_prefregex_groups: Vec::new(),
-            no_line: Arc::default(),
         };
         Ok(RegexTool {
             preparer: Preparer {
@@ -1013,15 +1010,13 @@ impl Finisher {
             let pre = pre_groups
                 .take()
                 .unwrap_or_else(|| self.prefregex_groups(p));
-            // The lines of a failure are only read for its details.
-            let line = line.get_or_insert_with(|| {
-                if self.options.details {
-                    Arc::new(p.tuple.clone())
-                } else {
-                    self.no_line.clone()
-                }
-            });
-            let next = self.record(index, pre, groups, std::slice::from_ref(line), now, out);
+            // A failure's lines are only read for its details: without them, none are kept.
+            let matched: &[Arc<TupleLine>] = if self.options.details {
+                std::slice::from_ref(line.get_or_insert_with(|| Arc::new(p.tuple.clone())))
+            } else {
+                &[]
+            };
+            let next = self.record(index, pre, groups, matched, now, out);
             if let Next::Stop = next {
                 break;
             }
@@ -1072,21 +1067,12 @@ impl Finisher {
             let pre = pre_groups
                 .take()
                 .unwrap_or_else(|| self.prefregex_groups(p));
-            let line = line.get_or_insert_with(|| {
-                if self.options.details {
-                    Arc::new(p.tuple.clone())
-                } else {
-                    self.no_line.clone()
-                }
-            });
-            let next = self.record(
-                hit.index,
-                pre,
-                hit.groups,
-                std::slice::from_ref(line),
-                now,
-                out,
-            );
+            let matched: &[Arc<TupleLine>] = if self.options.details {
+                std::slice::from_ref(line.get_or_insert_with(|| Arc::new(p.tuple.clone())))
+            } else {
+                &[]
+            };
+            let next = self.record(hit.index, pre, hit.groups, matched, now, out);
             if let Next::Stop = next {
                 break;
             }
