@@ -260,12 +260,22 @@ fn skip_nul(bytes: &[u8]) -> &[u8] {
 /// A line without its `\n`: a trailing `\r` dropped, invalid UTF-8 replaced.
 fn line_from(bytes: &[u8], truncated: bool) -> String {
     if truncated {
-        let mut line = String::from_utf8_lossy(bytes).into_owned();
+        let mut line = utf8_lossy(bytes);
         line.push_str(TRUNCATION_MARKER);
         return line;
     }
     let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-    String::from_utf8_lossy(bytes).into_owned()
+    utf8_lossy(bytes)
+}
+
+/// `bytes` as text, invalid UTF-8 replaced. Valid text (nearly every line) is checked by
+/// `str::from_utf8`, which skips ASCII a word at a time; only invalid text goes through the
+/// byte-by-byte replacement.
+fn utf8_lossy(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
 }
 
 /// Offset just after the last `\n` before `size`, looking back at most one [`CHUNK`]: where
