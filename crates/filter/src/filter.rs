@@ -537,8 +537,19 @@ struct Dating {
     /// Single-line filters: the prefregex, searched here on lines the prefilter lets through
     /// so that the second stage, the busier one, need not (see [`PrefSearch`]).
     pref: Option<PrefSearch>,
-    /// Scratch: the text a line's regexes see.
+    /// Single-line filters: the failregexes, searched here in order up to the first that
+    /// matches, again so that the second stage need not (`None` for one PCRE2 does not run:
+    /// the search stops there).
+    fail: Vec<Option<PrefSearch>>,
+    /// Index of the prefregex's `content` group, when the failregexes search it (no `alt_*`
+    /// group can fill it): where the prefregex's match leaves their text.
+    content_group: Option<usize>,
+    /// The failregexes can be searched here: the prefregex (if any) is, and its `content`
+    /// is found as above.
+    fail_here: bool,
+    /// Scratch: the text a line's regexes see, and the prefregex's `content` plus `\n`.
     scratch: String,
+    content: String,
     /// Conversions of recent dates.
     time_cache: TimeCache,
 }
@@ -594,6 +605,11 @@ struct PreparedLine {
     /// `pref_spans`)? `None`: it did not search, the second stage does.
     pref: Option<bool>,
     pref_spans: Vec<Option<(usize, usize)>>,
+    /// The first stage searched the candidate failregexes before this index: none matched.
+    fail_upto: usize,
+    /// ... and the one at `fail_upto` matched, with these spans.
+    fail_hit: bool,
+    fail_spans: Vec<Option<(usize, usize)>>,
 }
 
 /// The prefregex's PCRE2 code (shared with the filter's, so the same answers) with capture
@@ -634,6 +650,16 @@ impl PrefSearch {
 
 /// The first stage's prefregex search: did it match, and its groups' spans.
 type PrefDone<'a> = (bool, &'a [Option<(usize, usize)>]);
+
+/// What the first stage searched of a line already (see `Dating::prepare`).
+#[derive(Clone, Copy)]
+struct FirstStage<'a> {
+    pref: Option<PrefDone<'a>>,
+    /// The candidate failregexes before this index were searched and did not match.
+    fail_upto: usize,
+    /// The one at `fail_upto` matched, with these spans.
+    fail_hit: Option<&'a [Option<(usize, usize)>]>,
+}
 
 /// The prefregex's match as the second stage reads it: its own search, or the first stage's.
 enum PrefMatch<'a> {
@@ -823,18 +849,38 @@ impl Filter {
         } else {
             None
         };
+        // The first stage searches the prefregex and the failregexes where PCRE2 answers them
+        // (see `Dating::prepare`); the failregexes only when it has the prefregex's answer
+        // and finds its content as the second stage would.
+        let pref_search = if maxlines == 1 {
+            prefregex.as_ref().and_then(PrefSearch::new)
+        } else {
+            None
+        };
+        let fail_here = maxlines == 1
+            && match &prefregex {
+                None => true,
+                Some(r) => r.alternates.is_empty() && pref_search.is_some(),
+            };
         Ok(Filter {
             dating: Dating {
                 dates,
                 last_date: None,
                 last_date_text: String::new(),
                 prefilter,
-                pref: if maxlines == 1 {
-                    prefregex.as_ref().and_then(PrefSearch::new)
+                pref: pref_search,
+                fail: if maxlines == 1 {
+                    failregex.iter().map(PrefSearch::new).collect()
                 } else {
-                    None
+                    Vec::new()
                 },
+                content_group: prefregex
+                    .as_ref()
+                    .filter(|r| r.alternates.is_empty())
+                    .and_then(|r| r.group_index("content")),
+                fail_here,
                 scratch: String::new(),
+                content: String::new(),
                 time_cache: TimeCache::default(),
             },
             matching: Matching {
@@ -1011,6 +1057,8 @@ impl Dating {
     fn prepare(&mut self, line: &str, now: f64, p: &mut PreparedLine) {
         p.skip = false;
         p.pref = None;
+        p.fail_upto = 0;
+        p.fail_hit = false;
         p.candidates.clear();
         let Some((cut, date, line_time)) = self.split_date(line, now) else {
             p.dropped = true;
@@ -1049,6 +1097,54 @@ impl Dating {
         if let Some(pref) = &mut self.pref {
             p.pref = pref.search(text, &mut p.pref_spans);
         }
+        if !self.fail_here {
+            return;
+        }
+        // What the second stage's failregexes search: the prefregex's content, or the line.
+        let searched: &str = match (self.pref.is_some(), p.pref) {
+            (false, _) => text,
+            (true, Some(true)) => {
+                match self
+                    .content_group
+                    .and_then(|i| p.pref_spans.get(i).copied().flatten())
+                    .filter(|(s, e)| s < e)
+                {
+                    Some((s, e)) => {
+                        self.content.clear();
+                        self.content.push_str(&text[s..e]);
+                        self.content.push('\n');
+                        &self.content
+                    }
+                    None => text,
+                }
+            }
+            // No match (nothing to search), or the second stage searches the prefregex.
+            (true, _) => return,
+        };
+        let n = self.fail.len();
+        let mut upto = n;
+        for (index, fail) in self.fail.iter_mut().enumerate() {
+            if !p.candidates.get(index).copied().unwrap_or(true) {
+                continue;
+            }
+            match fail
+                .as_mut()
+                .and_then(|f| f.search(searched, &mut p.fail_spans))
+            {
+                Some(false) => {}
+                Some(true) => {
+                    upto = index;
+                    p.fail_hit = true;
+                    break;
+                }
+                // PCRE2 does not run it, or gave up: the second stage goes on from here.
+                None => {
+                    upto = index;
+                    break;
+                }
+            }
+        }
+        p.fail_upto = upto;
     }
 
     /// Find and cut out the date. Returns where the date is, the time to use for a failure
@@ -1132,8 +1228,12 @@ impl Matching {
         std::mem::swap(&mut self.candidates, &mut p.candidates);
         let date = p.date.unwrap_or(now);
         let found = if self.maxlines <= 1 && self.lean {
-            let pref = p.pref.map(|found| (found, p.pref_spans.as_slice()));
-            self.find_failures_single(line, cut, &p.last_date_text, pref, date, now)
+            let done = FirstStage {
+                pref: p.pref.map(|found| (found, p.pref_spans.as_slice())),
+                fail_upto: p.fail_upto,
+                fail_hit: p.fail_hit.then_some(p.fail_spans.as_slice()),
+            };
+            self.find_failures_single(line, cut, &p.last_date_text, done, date, now)
         } else {
             let split = split_line(line, cut, &p.last_date_text);
             self.find_failures(split, date, now)
@@ -1177,7 +1277,7 @@ impl Matching {
         line: &str,
         cut: DateCut,
         last_date_text: &str,
-        pref: Option<PrefDone<'_>>,
+        done: FirstStage<'_>,
         date: f64,
         now: f64,
     ) -> Found {
@@ -1198,7 +1298,7 @@ impl Matching {
             line,
             cut,
             last_date_text,
-            pref,
+            done,
             &text,
             &mut content,
             date,
@@ -1215,7 +1315,7 @@ impl Matching {
         line: &str,
         cut: DateCut,
         last_date_text: &str,
-        pref_done: Option<PrefDone<'_>>,
+        done: FirstStage<'_>,
         text: &str,
         content: &mut String,
         date: f64,
@@ -1241,7 +1341,7 @@ impl Matching {
         let mut pref_caps = None;
         if let Some(pref) = &self.prefregex {
             // The first stage may have searched it already, on the same text.
-            let caps = match pref_done {
+            let caps = match done.pref {
                 Some((false, _)) => return found,
                 Some((true, spans)) => PrefMatch::Lent(spans),
                 None => match pref.search(text) {
@@ -1282,9 +1382,15 @@ impl Matching {
                 Searched::Line => text,
                 Searched::Content => content,
             };
-            let regex = &self.failregex[index];
-            let Some(caps) = regex.search(searched_text) else {
-                continue;
+            // The first stage searched the candidates before `fail_upto`, and the one there if
+            // it matched.
+            let caps = match done.fail_hit {
+                _ if index < done.fail_upto => continue,
+                Some(spans) if index == done.fail_upto => PrefMatch::Lent(spans),
+                _ => match self.failregex[index].search(searched_text) {
+                    Some(caps) => PrefMatch::Searched(caps),
+                    None => continue,
+                },
             };
             let present_only = self.present_only.get(index).copied().unwrap_or(false);
             let groups = self.fail_groups[index].dict(searched_text, |i| caps.get(i), present_only);
