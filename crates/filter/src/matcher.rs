@@ -76,6 +76,14 @@ impl Captures {
         }
     }
 
+    /// Where the date ends, for the default syslog template's groups (see [`Self::syslog`]).
+    pub(crate) fn syslog_end(&self) -> Option<usize> {
+        match self.spans {
+            Spans::Syslog { end, .. } => Some(end),
+            Spans::Listed(_) => None,
+        }
+    }
+
     /// Span of the whole match.
     pub fn span(&self) -> (usize, usize) {
         self.get(0).unwrap_or((0, 0))

@@ -132,6 +132,34 @@ pub struct DateDetector {
     last_index: usize,
     first_unused: usize,
     default_tz: Option<i32>,
+    /// The last match, when a line starting with the same bytes gets the same one again
+    /// (see [`Repeat`]).
+    repeat: Option<Repeat>,
+}
+
+/// A syslog date the default template's direct reader found at the start of a line, through
+/// the template tried first (the last one used, anchored at the line's start). That reader
+/// decides from the date and the two bytes after it, and the detector's state steers nothing
+/// else on that path, so a line that starts with the same bytes gets the same match: most
+/// lines share their second with the line before.
+#[derive(Debug, Clone)]
+struct Repeat {
+    /// The bytes the reader read (the date and up to two more).
+    prefix: Vec<u8>,
+    /// The previous line ended within them: the next must equal them whole.
+    whole: bool,
+    captures: Captures,
+}
+
+impl Repeat {
+    /// Does `line` start as the line this match was read from, as far as the reader read?
+    fn starts(&self, line: &str) -> bool {
+        if self.whole {
+            line.as_bytes() == self.prefix.as_slice()
+        } else {
+            line.as_bytes().starts_with(&self.prefix)
+        }
+    }
 }
 
 impl Default for DateDetector {
@@ -188,6 +216,7 @@ impl DateDetector {
             last_index: usize::MAX,
             first_unused: 0,
             default_tz: None,
+            repeat: None,
         }
     }
 
@@ -223,6 +252,7 @@ impl DateDetector {
             ));
         }
         self.templates.push(TemplateSlot::new(template));
+        self.repeat = None;
         Ok(())
     }
 
@@ -302,6 +332,9 @@ impl DateDetector {
         if self.templates.is_empty() {
             // Cannot fail: the defaults are compiled constants.
             let _ = self.add_defaults(false, None);
+        }
+        if let Some(m) = self.repeated(line, now) {
+            return Some(m);
         }
         let n = self.templates.len();
         let ascii = line.is_ascii();
@@ -394,6 +427,20 @@ impl DateDetector {
             char_at(line, ascii, endpos - 1)
         };
         self.last_end_pos = (endpos, end_before, char_at(line, ascii, endpos));
+        // The template tried first answered through the direct reader: the next line that
+        // starts with the same bytes gets the same answer.
+        let first_try = i == self.last_index && ignore_by_search == i;
+        self.repeat = None;
+        if first_try && distance == 0 {
+            if let Some(end) = captures.syslog_end() {
+                let read = (end + 2).min(line.len());
+                self.repeat = Some(Repeat {
+                    prefix: line.as_bytes()[..read].to_vec(),
+                    whole: read < end + 2,
+                    captures: captures.clone(),
+                });
+            }
+        }
         if i != 0 && i != self.last_index {
             i = self.reorder(i);
         }
@@ -401,6 +448,22 @@ impl DateDetector {
         Some(DateMatch {
             captures,
             template: self.templates[i].template.clone(),
+        })
+    }
+
+    /// [`Self::match_time`] for a line that starts as the one before did (see [`Repeat`]):
+    /// the same match, and the same bookkeeping (the winner's hits and last use; where the
+    /// match starts and ends, and the characters around, are the same as before).
+    fn repeated(&mut self, line: &str, now: f64) -> Option<DateMatch> {
+        let r = self.repeat.as_ref().filter(|r| r.starts(line))?;
+        let captures = r.captures.clone();
+        let i = self.last_index;
+        let slot = self.templates.get_mut(i)?;
+        slot.hits += 1;
+        slot.last_used = now;
+        Some(DateMatch {
+            captures,
+            template: slot.template.clone(),
         })
     }
 
@@ -634,6 +697,86 @@ mod tests {
             flips > 0,
             "the year guess should flip inside the last minute"
         );
+    }
+
+    /// A line that starts as the one before gets the same match from [`Repeat`] as a detector
+    /// that searches every line afresh, with the same bookkeeping, whatever comes between.
+    #[test]
+    fn repeated_starts_answer_as_a_fresh_search() {
+        let heads = [
+            "Nov 28 00:00:01",
+            "Nov 28 00:00:02",
+            "Nov  2 00:00:02",
+            "Mon Nov 28 00:00:02",
+            "2024-11-28 00:00:02",
+            "Nov 28 00:00:02.123",
+            "Nov 28 00:00:02 2024",
+            "[Nov 28 00:00:02]",
+            "no date",
+        ];
+        let tails = [
+            "",
+            " ",
+            "x",
+            " 2",
+            " 20",
+            " 2024",
+            " host sshd[1]: x",
+            "_x",
+            ".5 y",
+            " \u{e9}t\u{e9}",
+        ];
+        let mut lines: Vec<String> = Vec::new();
+        let mut seed = 7u64;
+        for _ in 0..6000 {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let head = heads[(seed >> 33) as usize % heads.len()];
+            let tail = tails[(seed >> 45) as usize % tails.len()];
+            // Runs of the same line, as a log has lines of the same second.
+            for _ in 0..1 + (seed >> 61) as usize {
+                lines.push(format!("{head}{tail}"));
+            }
+        }
+        let state = |d: &DateDetector| {
+            let slots: Vec<(String, u64, u64, usize)> = d
+                .templates
+                .iter()
+                .map(|t| {
+                    (
+                        t.template.name.clone(),
+                        t.hits,
+                        t.last_used.to_bits(),
+                        t.distance,
+                    )
+                })
+                .collect();
+            (
+                slots,
+                d.last_pos,
+                d.last_end_pos,
+                d.last_index,
+                d.first_unused,
+            )
+        };
+        let mut with = DateDetector::from_datepattern(None).unwrap();
+        let mut without = DateDetector::from_datepattern(None).unwrap();
+        let mut repeated = 0;
+        for (n, line) in lines.iter().enumerate() {
+            let now = 1_700_000_000.0 + n as f64;
+            repeated += usize::from(with.repeat.as_ref().is_some_and(|r| r.starts(line)));
+            without.repeat = None;
+            let fresh = without.match_time(line, now);
+            let got = with.match_time(line, now);
+            let seen = |m: &Option<DateMatch>| {
+                m.as_ref()
+                    .map(|m| (m.captures.clone(), m.template.name.clone()))
+            };
+            assert_eq!(seen(&got), seen(&fresh), "{line:?}");
+            assert!(state(&with) == state(&without), "{line:?}");
+        }
+        assert!(repeated > 1000, "{repeated}");
     }
 
     #[test]
