@@ -58,6 +58,10 @@ pub struct ToolOptions {
     pub details: bool,
     /// Fill [`ToolLine::prefregex_groups`] (`fail2ban-regex -v` lists them).
     pub prefregex_groups: bool,
+    /// Give [`ToolHost::Id`] its text and [`ToolMatch::ip`] its address (a summary that
+    /// shows no ids only counts failures: the id is left empty then, and `ip` `None`). A name
+    /// to look up is always given.
+    pub host_ids: bool,
 }
 
 impl Default for ToolOptions {
@@ -67,6 +71,7 @@ impl Default for ToolOptions {
             ignore_pending: false,
             raw_hosts: false,
             details: true,
+            host_ids: true,
             prefregex_groups: false,
         }
     }
@@ -1201,7 +1206,7 @@ impl Finisher {
                 std::borrow::Cow::Owned(fail)
             }
         };
-        let host = host_of(&fail, options.raw_hosts);
+        let host = host_of(&fail, options.raw_hosts, options.host_ids);
         if host.is_none() && options.ignore_pending {
             drop(fail);
             if let Some(id) = &mlfid {
@@ -1252,8 +1257,12 @@ impl Finisher {
 
 /// Whom a failure accuses (Fail2Ban's `findFailure` host rules), and the separate address
 /// when the failure id differs from it (`raw_hosts`: a name stays as it is). `None`: no host
-/// yet.
-fn host_of<L: Clone>(fail: &FailData<L>, raw_hosts: bool) -> Option<(ToolHost, Option<String>)> {
+/// yet. Without `ids` (see [`ToolOptions::host_ids`]) an id is left empty.
+fn host_of<L: Clone>(
+    fail: &FailData<L>,
+    raw_hosts: bool,
+    ids: bool,
+) -> Option<(ToolHost, Option<String>)> {
     let fid = fail.get_str("fid");
     let (ip, raw) = if let Some(ip) = fail.get_str("ip4").or_else(|| fail.get_str("ip6")) {
         (ip, true)
@@ -1265,9 +1274,10 @@ fn host_of<L: Clone>(fail: &FailData<L>, raw_hosts: bool) -> Option<(ToolHost, O
     if !raw {
         return Some((ToolHost::Lookup(ip.to_string()), None));
     }
+    let text = |s: &str| if ids { s.to_string() } else { String::new() };
     Some(match fid {
-        Some(f) if f != ip => (ToolHost::Id(f.to_string()), Some(ip.to_string())),
-        _ => (ToolHost::Id(ip.to_string()), None),
+        Some(f) if f != ip => (ToolHost::Id(text(f)), ids.then(|| ip.to_string())),
+        _ => (ToolHost::Id(text(ip)), None),
     })
 }
 

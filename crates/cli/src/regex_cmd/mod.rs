@@ -112,6 +112,11 @@ pub struct Args {
     pub json: bool,
 }
 
+/// Failure ids are shown by -v, --json and -o only (a summary counts failures).
+fn shows_ids(args: &Args) -> bool {
+    args.verbosity.unwrap_or(args.verbose) > 0 || args.json || args.out.is_some()
+}
+
 /// Run the command.
 pub fn run(config: &Path, args: Args) -> anyhow::Result<i32> {
     source::reject_journal(&args.log, args.journalmatch.as_deref())?;
@@ -142,9 +147,7 @@ pub fn run(config: &Path, args: Args) -> anyhow::Result<i32> {
         line_limit: args.maxlines.unwrap_or(20),
         threads,
     };
-    // Failure ids are shown by -v, --json and -o only.
-    let ids = verbose > 0 || args.json || args.out.is_some();
-    let resolver = Resolver::new(usedns, args.raw, ids);
+    let resolver = Resolver::new(usedns, args.raw, shows_ids(&args));
     if let Some(fmt) = &args.out {
         let fmt = output::OutFormat::parse(fmt);
         run_out(&mut tool, reader, resolver, &fmt, threads, &mut w)?;
@@ -202,6 +205,7 @@ fn build_tool(config: &Path, args: &Args, usedns: UseDns) -> anyhow::Result<(Reg
         raw_hosts: args.raw,
         details: out_mode || args.json,
         prefregex_groups: args.verbosity.unwrap_or(args.verbose) > 0 && !out_mode && !args.json,
+        host_ids: shows_ids(args),
     };
     let tool = RegexTool::new(&spec, options).map_err(|errors| {
         let mut msg = String::from("the filter does not compile");
