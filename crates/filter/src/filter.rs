@@ -526,7 +526,8 @@ pub struct Filter {
     prepared: PreparedLine,
 }
 
-/// The first stage of a line: date and prefilter.
+/// The first stage of a line: date and prefilter, and on the single-line path the stateless
+/// searches PCRE2 can answer (prefregex, failregexes up to the first match).
 #[derive(Debug)]
 struct Dating {
     dates: DateDetector,
@@ -554,7 +555,8 @@ struct Dating {
     time_cache: TimeCache,
 }
 
-/// The second stage of a line: the regexes, the buffer and the multi-line store.
+/// The second stage of a line: the regexes the first stage left, the buffer and the
+/// multi-line store.
 #[derive(Debug)]
 struct Matching {
     prefregex: Option<CompiledRegex>,
@@ -977,8 +979,8 @@ impl Filter {
 
     /// [`Self::process_line`] for each of `lines` in order, handing each result to `sink`. A
     /// batch of [`PIPELINE_MIN_LINES`] or more runs on two threads: this one, and a second
-    /// one for the first stage (date and prefilter), a few lines ahead. The results are the
-    /// same as line by line: each stage sees every line in order.
+    /// one for the first stage (date, prefilter, first searches), a few lines ahead. The
+    /// results are the same as line by line: each stage sees every line in order.
     pub fn process_batch<S: AsRef<str> + Sync>(
         &mut self,
         lines: &[S],
@@ -1053,7 +1055,9 @@ impl Filter {
 }
 
 impl Dating {
-    /// The first stage of a line: its date, and whether the prefilter rules it out.
+    /// The first stage of a line: its date, whether the prefilter rules it out, and on the
+    /// single-line path the searches of the prefregex and of the failregexes up to the first
+    /// that matches (where PCRE2 runs them: see [`PrefSearch`]).
     fn prepare(&mut self, line: &str, now: f64, p: &mut PreparedLine) {
         p.skip = false;
         p.pref = None;
