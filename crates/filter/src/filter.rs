@@ -678,6 +678,24 @@ impl PrefMatch<'_> {
     }
 }
 
+/// Lines handed to [`Filter::process_batch`], by index: a slice of strings, or a reader's
+/// batch held in one string.
+pub trait LineSource: Sync {
+    /// How many lines.
+    fn count(&self) -> usize;
+    /// Line `i` (below [`Self::count`]).
+    fn line(&self, i: usize) -> &str;
+}
+
+impl<S: AsRef<str> + Sync> LineSource for [S] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn line(&self, i: usize) -> &str {
+        self[i].as_ref()
+    }
+}
+
 /// A batch at least this long is filtered on two threads (see [`Filter::process_batch`]).
 pub const PIPELINE_MIN_LINES: usize = 512;
 /// Lines handed from the first stage to the second at a time.
@@ -981,15 +999,16 @@ impl Filter {
     /// batch of [`PIPELINE_MIN_LINES`] or more runs on two threads: this one, and a second
     /// one for the first stage (date, prefilter, first searches), a few lines ahead. The
     /// results are the same as line by line: each stage sees every line in order.
-    pub fn process_batch<S: AsRef<str> + Sync>(
+    pub fn process_batch<L: LineSource + ?Sized>(
         &mut self,
-        lines: &[S],
+        lines: &L,
         now: f64,
         mut sink: impl FnMut(LineResult),
     ) {
-        if lines.len() < PIPELINE_MIN_LINES {
-            for line in lines {
-                sink(self.process_line(line.as_ref(), now));
+        let count = lines.count();
+        if count < PIPELINE_MIN_LINES {
+            for i in 0..count {
+                sink(self.process_line(lines.line(i), now));
             }
             return;
         }
@@ -1003,16 +1022,16 @@ impl Filter {
                 .spawn_scoped(scope, move || {
                     // The second stage waits for the first chunk: a small one gets it going
                     // sooner, then chunks grow to their full size.
-                    let mut rest = lines;
+                    let mut start = 0;
                     let mut size = PIPELINE_FIRST_CHUNK;
-                    while !rest.is_empty() {
-                        let (chunk, tail) = rest.split_at(size.min(rest.len()));
-                        rest = tail;
+                    while start < count {
+                        let chunk = start..(start + size).min(count);
+                        start = chunk.end;
                         size = (size * 2).min(PIPELINE_CHUNK);
                         let mut prepared = empty_rx.try_recv().unwrap_or_default();
                         prepared.resize_with(chunk.len(), PreparedLine::default);
-                        for (line, p) in chunk.iter().zip(prepared.iter_mut()) {
-                            dating.prepare(line.as_ref(), now, p);
+                        for (i, p) in chunk.zip(prepared.iter_mut()) {
+                            dating.prepare(lines.line(i), now, p);
                         }
                         if full_tx.send(prepared).is_err() {
                             return;
@@ -1024,7 +1043,7 @@ impl Filter {
                     let mut at = 0;
                     for mut prepared in full_rx {
                         for p in prepared.iter_mut() {
-                            sink(matching.finish(lines[at].as_ref(), p, now));
+                            sink(matching.finish(lines.line(at), p, now));
                             at += 1;
                         }
                         // The first stage may be done already: nothing to recycle then.
@@ -1037,8 +1056,8 @@ impl Filter {
         });
         if !piped {
             // No second thread to be had: both stages on this one.
-            for line in lines {
-                sink(self.process_line(line.as_ref(), now));
+            for i in 0..count {
+                sink(self.process_line(lines.line(i), now));
             }
         }
     }
@@ -1826,7 +1845,7 @@ mod tests {
         let want: Vec<LineResult> = lines.iter().map(|l| one.process_line(l, now)).collect();
         let mut two = make();
         let mut got = Vec::new();
-        two.process_batch(&lines, now, |r| got.push(r));
+        two.process_batch(lines.as_slice(), now, |r| got.push(r));
         assert!(lines.len() >= PIPELINE_MIN_LINES);
         assert_eq!(got.len(), want.len());
         let failing = want.iter().filter(|r| !r.failures.is_empty()).count();

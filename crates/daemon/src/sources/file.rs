@@ -41,7 +41,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub use fingerprint::{Fingerprint, FINGERPRINT_MAX};
-pub use reader::{BATCH_LINES, MAX_LINE, READ_BUDGET, TRUNCATION_MARKER};
+pub use reader::{LineSink, Lines, BATCH_LINES, MAX_LINE, READ_BUDGET, TRUNCATION_MARKER};
 pub use watcher::{watch, watch_from, Watcher};
 
 use fingerprint::{head_is_complete, read_head};
@@ -188,12 +188,12 @@ impl FileTail {
     /// A large backlog is handed out in pieces of about [`READ_BUDGET`] bytes or
     /// [`BATCH_LINES`] lines, whichever comes first: `Ok(0)` means all caught up. On
     /// error, lines appended before it stay in `out` and are not handed out again.
-    pub fn read_lines(&mut self, out: &mut Vec<String>) -> io::Result<usize> {
-        let before = out.len();
+    pub fn read_lines(&mut self, out: &mut impl LineSink) -> io::Result<usize> {
+        let before = out.count();
         let checked = self.check_path();
         let read = self.read_files(out);
         checked.and(read)?;
-        Ok(out.len() - before)
+        Ok(out.count() - before)
     }
 
     /// Current position, `None` while the file does not exist.
@@ -316,7 +316,7 @@ impl FileTail {
     }
 
     /// Read the rotated files in order, then the current one.
-    fn read_files(&mut self, out: &mut Vec<String>) -> io::Result<()> {
+    fn read_files(&mut self, out: &mut impl LineSink) -> io::Result<()> {
         let mut budget = Budget::new(out);
         self.backlog = false;
         let mut first_error = None;
@@ -419,7 +419,7 @@ pub struct LineBatch {
     /// The path as configured.
     pub path: PathBuf,
     /// Lines in order.
-    pub lines: Vec<String>,
+    pub lines: Lines,
     /// Where reading stands after these lines (what to save to resume after a restart).
     pub checkpoint: Option<Checkpoint>,
 }

@@ -55,17 +55,103 @@ pub struct Budget {
 }
 
 impl Budget {
-    pub fn new(out: &[String]) -> Budget {
+    pub fn new(out: &impl LineSink) -> Budget {
         Budget {
-            lines_at_start: out.len(),
+            lines_at_start: out.count(),
             bytes: 0,
         }
     }
 
     /// Enough has been read for this call (and at least one line was produced).
-    pub fn exhausted(&self, out: &[String]) -> bool {
-        let lines = out.len() - self.lines_at_start;
+    pub fn exhausted(&self, out: &impl LineSink) -> bool {
+        let lines = out.count() - self.lines_at_start;
         lines > 0 && (self.bytes >= READ_BUDGET || lines >= BATCH_LINES)
+    }
+}
+
+/// Where a reader puts the lines it reads.
+pub trait LineSink {
+    /// One line's bytes (without its `\n`); `truncated`: cut at [`MAX_LINE`].
+    fn push_bytes(&mut self, bytes: &[u8], truncated: bool);
+    /// How many lines it holds.
+    fn count(&self) -> usize;
+}
+
+impl LineSink for Vec<String> {
+    fn push_bytes(&mut self, bytes: &[u8], truncated: bool) {
+        self.push(line_from(bytes, truncated));
+    }
+    fn count(&self) -> usize {
+        self.len()
+    }
+}
+
+/// Lines held in one string, one after another: a batch of lines costs two allocations
+/// instead of one per line, and whoever drops it (another thread) frees two blocks, not
+/// thousands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lines {
+    text: String,
+    /// Where each line ends in `text`.
+    ends: Vec<usize>,
+}
+
+impl Lines {
+    /// How many lines.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// No line at all.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Line `i`.
+    pub fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    /// The lines in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// Add a line.
+    pub fn push(&mut self, line: &str) {
+        self.text.push_str(line);
+        self.ends.push(self.text.len());
+    }
+}
+
+impl LineSink for Lines {
+    fn push_bytes(&mut self, bytes: &[u8], truncated: bool) {
+        let bytes = if truncated {
+            bytes
+        } else {
+            bytes.strip_suffix(b"\r").unwrap_or(bytes)
+        };
+        match std::str::from_utf8(bytes) {
+            Ok(text) => self.text.push_str(text),
+            Err(_) => self.text.push_str(&String::from_utf8_lossy(bytes)),
+        }
+        if truncated {
+            self.text.push_str(TRUNCATION_MARKER);
+        }
+        self.ends.push(self.text.len());
+    }
+    fn count(&self) -> usize {
+        self.len()
+    }
+}
+
+impl warden_filter::filter::LineSource for Lines {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn line(&self, i: usize) -> &str {
+        self.get(i)
     }
 }
 
@@ -165,7 +251,7 @@ impl Reader {
     pub fn read(
         &mut self,
         buf: &mut [u8],
-        out: &mut Vec<String>,
+        out: &mut impl LineSink,
         budget: &mut Budget,
     ) -> io::Result<Outcome> {
         let mut bytes = 0;
@@ -187,7 +273,7 @@ impl Reader {
 
     /// Hand out the partial line as if it were complete: used when nothing can complete it any
     /// more (a rotated copy, a rotated file no longer written).
-    pub fn flush_partial(&mut self, out: &mut Vec<String>) {
+    pub fn flush_partial(&mut self, out: &mut impl LineSink) {
         if self.read_pos > self.committed {
             if !self.pending.is_empty() || self.overlong {
                 self.emit_pending(out);
@@ -197,12 +283,12 @@ impl Reader {
         }
     }
 
-    fn consume(&mut self, chunk: &[u8], out: &mut Vec<String>) {
+    fn consume(&mut self, chunk: &[u8], out: &mut impl LineSink) {
         let mut start = 0;
         for nl in memchr::memchr_iter(b'\n', chunk) {
             if self.pending.is_empty() && !self.overlong {
                 // The common case: the whole line is inside this chunk.
-                out.push(line_from(skip_nul(&chunk[start..nl]), false));
+                out.push_bytes(skip_nul(&chunk[start..nl]), false);
             } else {
                 self.append(&chunk[start..nl]);
                 self.emit_pending(out);
@@ -238,8 +324,8 @@ impl Reader {
         }
     }
 
-    fn emit_pending(&mut self, out: &mut Vec<String>) {
-        out.push(line_from(&self.pending, self.overlong));
+    fn emit_pending(&mut self, out: &mut impl LineSink) {
+        out.push_bytes(&self.pending, self.overlong);
         if self.pending.capacity() > CHUNK {
             self.pending = Vec::new();
         } else {
@@ -309,6 +395,30 @@ mod tests {
         let mut budget = Budget::new(&out);
         assert!(r.read(&mut buf, &mut out, &mut budget).unwrap().eof);
         out
+    }
+
+    #[test]
+    fn lines_in_one_string_read_as_separate_strings_do() {
+        let text: &[u8] = b"one\r\n\n\0\0two\xff\xfe\nthr\xc3\xa9e\r\r\n\xe9t\xe9\nlast\r\nno end";
+        for chunk in [1, 2, 3, 7, 64] {
+            let (mut a, mut b) = (reader_over(text), reader_over(text));
+            let mut buf = vec![0u8; chunk];
+            let (mut strings, mut lines) = (Vec::<String>::new(), Lines::default());
+            let mut budget = Budget::new(&strings);
+            assert!(a.read(&mut buf, &mut strings, &mut budget).unwrap().eof);
+            let mut budget = Budget::new(&lines);
+            assert!(b.read(&mut buf, &mut lines, &mut budget).unwrap().eof);
+            a.flush_partial(&mut strings);
+            b.flush_partial(&mut lines);
+            assert_eq!(lines.iter().collect::<Vec<_>>(), strings, "chunk {chunk}");
+            assert_eq!(strings.len(), 7, "{strings:?}");
+        }
+        // A line cut at MAX_LINE keeps its marker.
+        let mut lines = Lines::default();
+        lines.push_bytes(b"abc\r", true);
+        let mut strings = Vec::new();
+        strings.push_bytes(b"abc\r", true);
+        assert_eq!(lines.get(0), strings[0]);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
 
 use super::reader::Ident;
-use super::{Checkpoint, FileTail, LineBatch, StartAt};
+use super::{Checkpoint, FileTail, LineBatch, Lines, StartAt};
 use crate::sources::Outlet;
 
 /// Handle to a watcher thread; dropping it stops the thread.
@@ -279,7 +279,7 @@ impl Follower {
     /// being stopped while the channel is full).
     fn read_tail(&mut self, i: usize) -> bool {
         let followed = &mut self.tails[i];
-        let mut lines = Vec::new();
+        let mut lines = Lines::default();
         let result = followed.tail.read_lines(&mut lines);
         // A backlog is read in pieces, one piece per round, so that no file starves the others.
         followed.dirty |= followed.tail.backlog;
