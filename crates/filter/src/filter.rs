@@ -524,6 +524,8 @@ pub struct Filter {
     matching: Matching,
     /// Scratch: the current line between the stages.
     prepared: PreparedLine,
+    /// Chunks of prepared lines kept from the last large batch (see [`Self::process_batch`]).
+    spare: Vec<Vec<PreparedLine>>,
 }
 
 /// The first stage of a line: date and prefilter, and on the single-line path the stateless
@@ -702,6 +704,8 @@ pub const PIPELINE_MIN_LINES: usize = 512;
 const PIPELINE_CHUNK: usize = 512;
 /// ... except the first chunk of a batch, the one the second stage waits for.
 const PIPELINE_FIRST_CHUNK: usize = 32;
+/// Chunks of prepared lines a filter keeps for its next large batch.
+const SPARE_CHUNKS: usize = 6;
 
 /// Where a line's date is, as [`Filter::split_date`] decided.
 #[derive(Debug, Clone, Copy)]
@@ -925,6 +929,7 @@ impl Filter {
                 content: String::new(),
             },
             prepared: PreparedLine::default(),
+            spare: Vec::new(),
         })
     }
 
@@ -1013,8 +1018,14 @@ impl Filter {
             return;
         }
         let (dating, matching) = (&mut self.dating, &mut self.matching);
-        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Vec<PreparedLine>>(4);
+        // Chunks of prepared lines go to the second stage and come back to be used again, from
+        // batch to batch: a line's buffers are allocated once, not per batch.
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(Vec<PreparedLine>, usize)>(4);
         let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<PreparedLine>>();
+        for spare in self.spare.drain(..) {
+            let _ = empty_tx.send(spare);
+        }
+        let mut kept: Vec<Vec<PreparedLine>> = Vec::new();
         let piped = std::thread::scope(|scope| {
             let first = std::thread::Builder::new()
                 .name("filter-dates".into())
@@ -1029,31 +1040,42 @@ impl Filter {
                         start = chunk.end;
                         size = (size * 2).min(PIPELINE_CHUNK);
                         let mut prepared = empty_rx.try_recv().unwrap_or_default();
-                        prepared.resize_with(chunk.len(), PreparedLine::default);
+                        let n = chunk.len();
+                        if prepared.len() < n {
+                            prepared.resize_with(n, PreparedLine::default);
+                        }
                         for (i, p) in chunk.zip(prepared.iter_mut()) {
                             dating.prepare(lines.line(i), now, p);
                         }
-                        if full_tx.send(prepared).is_err() {
-                            return;
+                        if full_tx.send((prepared, n)).is_err() {
+                            return Vec::new();
                         }
                     }
+                    // What the second stage sent back and this one did not use.
+                    empty_rx.try_iter().collect::<Vec<_>>()
                 });
             match first {
-                Ok(_) => {
+                Ok(first) => {
                     let mut at = 0;
-                    for mut prepared in full_rx {
-                        for p in prepared.iter_mut() {
+                    for (mut prepared, n) in full_rx {
+                        for p in prepared[..n].iter_mut() {
                             sink(matching.finish(lines.line(at), p, now));
                             at += 1;
                         }
-                        // The first stage may be done already: nothing to recycle then.
-                        let _ = empty_tx.send(prepared);
+                        // The first stage may be done already: then it is kept for the next
+                        // batch.
+                        if let Err(back) = empty_tx.send(prepared) {
+                            kept.push(back.0);
+                        }
                     }
+                    kept.extend(first.join().unwrap_or_default());
                     true
                 }
                 Err(_) => false,
             }
         });
+        kept.truncate(SPARE_CHUNKS);
+        self.spare = kept;
         if !piped {
             // No second thread to be had: both stages on this one.
             for i in 0..count {
