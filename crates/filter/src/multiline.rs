@@ -23,10 +23,11 @@ const TTL: f64 = 300.0;
 /// Entries kept at most.
 const MAX_ENTRIES: usize = 100;
 
-/// A failure's named groups (`None`: the group did not take part), one value per name, in
-/// name order. A handful per failure: a sorted vector (one allocation, no tree nodes) whose
-/// names are shared with the compiled regexes.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// A failure's named groups (`None`: the group did not take part), one value per name. A
+/// handful per failure: a small vector (one allocation, no tree nodes) searched by name, whose
+/// names are shared with the compiled regexes. In no particular order; maps made from it
+/// ([`Self::into_map`]) are sorted.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Groups(Vec<(GroupName, Option<String>)>);
 
 impl Groups {
@@ -43,22 +44,21 @@ impl Groups {
         Groups(Vec::with_capacity(n))
     }
 
-    fn find(&self, key: &str) -> Result<usize, usize> {
-        self.0
-            .binary_search_by(|(k, _)| cmp_name(k.as_bytes(), key.as_bytes()))
+    fn find(&self, key: &str) -> Option<usize> {
+        self.0.iter().position(|(k, _)| same_name(k, key))
     }
 
     /// A group's value (`Some(None)`: it did not take part).
     pub fn get(&self, key: &str) -> Option<&Option<String>> {
-        self.find(key).ok().map(|i| &self.0[i].1)
+        self.find(key).map(|i| &self.0[i].1)
     }
 
     /// Set a group; returns the value it replaces.
     pub fn insert(&mut self, key: GroupName, value: Option<String>) -> Option<Option<String>> {
         match self.find(&key) {
-            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
-            Err(i) => {
-                self.0.insert(i, (key, value));
+            Some(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            None => {
+                self.0.push((key, value));
                 None
             }
         }
@@ -66,7 +66,7 @@ impl Groups {
 
     /// Take a group out.
     pub fn remove(&mut self, key: &str) -> Option<Option<String>> {
-        self.find(key).ok().map(|i| self.0.remove(i).1)
+        self.find(key).map(|i| self.0.remove(i).1)
     }
 
     /// Set every pair in turn.
@@ -90,16 +90,18 @@ impl Groups {
     }
 }
 
-/// The order of two group names (bytewise, as `str`'s): names are a few bytes and usually
-/// differ in the first, where a call to `memcmp` would cost more than the comparison.
+/// Are two group names the same? Names are a few bytes and usually differ in length or in
+/// the first byte, where a call to `memcmp` would cost more than the comparison.
 #[inline]
-fn cmp_name(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
-    for (x, y) in a.iter().zip(b) {
-        if x != y {
-            return x.cmp(y);
-        }
+fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+}
+
+/// The same groups with the same values, in any order.
+impl PartialEq for Groups {
+    fn eq(&self, other: &Groups) -> bool {
+        self.0.len() == other.0.len() && self.0.iter().all(|(k, v)| other.get(k) == Some(v))
     }
-    a.len().cmp(&b.len())
 }
 
 impl IntoIterator for Groups {
@@ -407,23 +409,30 @@ mod tests {
     }
 
     #[test]
-    fn names_order_as_strings_do() {
-        let names = [
-            "", "a", "ab", "abc", "b", "ip4", "ip6", "mlfid", "nofail", "user", "é",
-        ];
-        for a in names {
-            for b in names {
-                assert_eq!(cmp_name(a.as_bytes(), b.as_bytes()), a.cmp(b), "{a} {b}");
+    fn groups_by_name() {
+        for a in ["", "a", "ab", "ip4", "ip6", "mlfid", "nofail", "user", "é"] {
+            for b in ["", "a", "ab", "ip4", "ip6", "mlfid", "nofail", "user", "é"] {
+                assert_eq!(same_name(a, b), a == b, "{a} {b}");
             }
         }
         let mut g = Groups::default();
         for n in ["user", "ip4", "mlfid", "nofail", "ip6"] {
             g.insert(GroupName::from(n), Some(n.to_uppercase()));
         }
+        assert_eq!(
+            g.insert(GroupName::from("ip4"), None),
+            Some(Some("IP4".into()))
+        );
         assert_eq!(g.get("ip6"), Some(&Some("IP6".to_string())));
+        assert_eq!(g.get("ip4"), Some(&None));
         assert_eq!(g.remove("mlfid"), Some(Some("MLFID".to_string())));
         assert_eq!(g.get("mlfid"), None);
-        let names: Vec<String> = g.into_iter().map(|(n, _)| n.to_string()).collect();
+        let other = Groups::from_pairs(
+            ["ip6", "user", "nofail", "ip4"]
+                .map(|n| (GroupName::from(n), (n != "ip4").then(|| n.to_uppercase()))),
+        );
+        assert_eq!(g, other);
+        let names: Vec<String> = g.into_map().into_keys().collect();
         assert_eq!(names, ["ip4", "ip6", "nofail", "user"]);
     }
 
