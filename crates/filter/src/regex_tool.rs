@@ -1011,17 +1011,7 @@ impl Finisher {
                 }
                 continue;
             }
-            // A second failure on the line (every regex tried) finds them again.
-            let pre = pre_groups
-                .take()
-                .unwrap_or_else(|| self.prefregex_groups(p));
-            // A failure's lines are only read for its details: without them, none are kept.
-            let matched: &[Arc<TupleLine>] = if self.options.details {
-                std::slice::from_ref(line.get_or_insert_with(|| Arc::new(p.tuple.clone())))
-            } else {
-                &[]
-            };
-            let next = self.record(index, pre, groups, matched, now, out);
+            let next = self.record_on_line(p, index, groups, &mut pre_groups, &mut line, now, out);
             if let Next::Stop = next {
                 break;
             }
@@ -1069,20 +1059,46 @@ impl Finisher {
                 out.ignore_hits.extend_from_slice(&hit.ignore_hits);
                 continue;
             }
-            let pre = pre_groups
-                .take()
-                .unwrap_or_else(|| self.prefregex_groups(p));
-            let matched: &[Arc<TupleLine>] = if self.options.details {
-                std::slice::from_ref(line.get_or_insert_with(|| Arc::new(p.tuple.clone())))
-            } else {
-                &[]
-            };
-            let next = self.record(hit.index, pre, hit.groups, matched, now, out);
+            let next = self.record_on_line(
+                p,
+                hit.index,
+                hit.groups,
+                &mut pre_groups,
+                &mut line,
+                now,
+                out,
+            );
             if let Next::Stop = next {
                 break;
             }
         }
         p.hits = hits;
+    }
+
+    /// [`Self::record`] a failregex match on the single-line path: the prefregex's groups and
+    /// the line are made for the line's first failure, and again for a second one (every
+    /// regex tried) only as far as needed.
+    #[allow(clippy::too_many_arguments)]
+    fn record_on_line(
+        &mut self,
+        p: &Prepared,
+        index: usize,
+        groups: Dict,
+        pre_groups: &mut Option<Dict>,
+        line: &mut Option<Arc<TupleLine>>,
+        now: f64,
+        out: &mut ToolLine,
+    ) -> Next {
+        let pre = pre_groups
+            .take()
+            .unwrap_or_else(|| self.prefregex_groups(p));
+        // A failure's lines are only read for its details: without them, none are kept.
+        let matched: &[Arc<TupleLine>] = if self.options.details {
+            std::slice::from_ref(line.get_or_insert_with(|| Arc::new(p.tuple.clone())))
+        } else {
+            &[]
+        };
+        self.record(index, pre, groups, matched, now, out)
     }
 
     /// The prefregex's groups (without `content`) from the first stage's search.
