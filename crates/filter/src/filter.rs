@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::date::convert::{parse_zone, TimeError};
 use crate::date::{DateDetector, TimeCache};
-use crate::matcher::{self, AnyMatcher, Captures, Engine, Matcher, Pcre2Matcher};
+use crate::matcher::{self, AnyMatcher, Captures, Engine, Matcher, OwnSlots, Pcre2Matcher};
 use crate::multiline::{FailData, Groups, MlfidCache};
 use crate::prefilter::Prefilter;
 use crate::tags::expand_tags;
@@ -538,12 +538,12 @@ struct Dating {
     /// Single-line filters: rules out lines no failregex can match (see [`Prefilter`]).
     prefilter: Option<Prefilter>,
     /// Single-line filters: the prefregex, searched here on lines the prefilter lets through
-    /// so that the second stage, the busier one, need not (see [`PrefSearch`]).
-    pref: Option<PrefSearch>,
+    /// so that the second stage, the busier one, need not (see [`first_stage_slots`]).
+    pref: Option<OwnSlots>,
     /// Single-line filters: the failregexes, searched here in order up to the first that
     /// matches, again so that the second stage need not (`None` for one PCRE2 does not run:
     /// the search stops there).
-    fail: Vec<Option<PrefSearch>>,
+    fail: Vec<Option<OwnSlots>>,
     /// Index of the prefregex's `content` group, when the failregexes search it (no `alt_*`
     /// group can fill it): where the prefregex's match leaves their text.
     content_group: Option<usize>,
@@ -616,40 +616,26 @@ struct PreparedLine {
     fail_spans: Vec<Option<(usize, usize)>>,
 }
 
-/// The prefregex's PCRE2 code (shared with the filter's, so the same answers) with capture
-/// slots of the first stage's own.
-struct PrefSearch {
-    regex: crate::matcher::Pcre2Code,
-    locs: pcre2::bytes::CaptureLocations,
+/// A regex's searches in the first stage: the PCRE2 code its own search tries first (its JIT
+/// copy, or itself on PCRE2), with slots of the first stage's own; `None` when PCRE2 does not
+/// run it.
+fn first_stage_slots(r: &CompiledRegex) -> Option<OwnSlots> {
+    r.pcre2_regex().cloned().map(OwnSlots::new)
 }
 
-impl std::fmt::Debug for PrefSearch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PrefSearch")
+/// Search `text` with `slots`; the spans go to `spans`. `None` when PCRE2 gives up (its match
+/// limit): the regex's own search decides then, in the second stage.
+fn first_stage_search(
+    slots: &mut OwnSlots,
+    text: &str,
+    spans: &mut Vec<Option<(usize, usize)>>,
+) -> Option<bool> {
+    let found = slots.search(text).ok()?;
+    spans.clear();
+    if found {
+        slots.copy_spans(spans);
     }
-}
-
-impl PrefSearch {
-    /// For a prefregex whose searches PCRE2 answers first (its JIT copy, or itself).
-    fn new(prefregex: &CompiledRegex) -> Option<PrefSearch> {
-        let regex = prefregex.pcre2_regex()?.clone();
-        let locs = regex.capture_locations();
-        Some(PrefSearch { regex, locs })
-    }
-
-    /// Search `text`; the spans go to `spans`. `None` when PCRE2 gives up (its match limit):
-    /// the prefregex's own search decides then, in the second stage.
-    fn search(&mut self, text: &str, spans: &mut Vec<Option<(usize, usize)>>) -> Option<bool> {
-        let found = self
-            .regex
-            .captures_read_at(&mut self.locs, text.as_bytes(), 0)
-            .ok()?;
-        spans.clear();
-        if found {
-            spans.extend((0..self.locs.len()).map(|i| self.locs.get(i)));
-        }
-        Some(found)
-    }
+    Some(found)
 }
 
 /// The first stage's prefregex search: did it match, and its groups' spans.
@@ -877,7 +863,7 @@ impl Filter {
         // (see `Dating::prepare`); the failregexes only when it has the prefregex's answer
         // and finds its content as the second stage would.
         let pref_search = if maxlines == 1 {
-            prefregex.as_ref().and_then(PrefSearch::new)
+            prefregex.as_ref().and_then(first_stage_slots)
         } else {
             None
         };
@@ -894,7 +880,7 @@ impl Filter {
                 prefilter,
                 pref: pref_search,
                 fail: if maxlines == 1 {
-                    failregex.iter().map(PrefSearch::new).collect()
+                    failregex.iter().map(first_stage_slots).collect()
                 } else {
                     Vec::new()
                 },
@@ -1098,7 +1084,7 @@ impl Filter {
 impl Dating {
     /// The first stage of a line: its date, whether the prefilter rules it out, and on the
     /// single-line path the searches of the prefregex and of the failregexes up to the first
-    /// that matches (where PCRE2 runs them: see [`PrefSearch`]).
+    /// that matches (where PCRE2 runs them: see [`first_stage_slots`]).
     fn prepare(&mut self, line: &str, now: f64, p: &mut PreparedLine) {
         p.skip = false;
         p.pref = None;
@@ -1140,7 +1126,7 @@ impl Dating {
             }
         }
         if let Some(pref) = &mut self.pref {
-            p.pref = pref.search(text, &mut p.pref_spans);
+            p.pref = first_stage_search(pref, text, &mut p.pref_spans);
         }
         if !self.fail_here {
             return;
@@ -1174,7 +1160,7 @@ impl Dating {
             }
             match fail
                 .as_mut()
-                .and_then(|f| f.search(searched, &mut p.fail_spans))
+                .and_then(|f| first_stage_search(f, searched, &mut p.fail_spans))
             {
                 Some(false) => {}
                 Some(true) => {

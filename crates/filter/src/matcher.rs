@@ -128,6 +128,46 @@ impl PartialEq for Captures {
 
 impl Eq for Captures {}
 
+/// PCRE2 code (shared, so the same answers as wherever else it runs) with capture slots of
+/// one searcher's own: a search allocates nothing, and searchers on other threads share no
+/// pool of slots.
+pub(crate) struct OwnSlots {
+    regex: Pcre2Code,
+    locs: pcre2::bytes::CaptureLocations,
+}
+
+impl fmt::Debug for OwnSlots {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OwnSlots")
+    }
+}
+
+impl OwnSlots {
+    /// Slots for `regex`.
+    pub(crate) fn new(regex: Pcre2Code) -> OwnSlots {
+        let locs = regex.capture_locations();
+        OwnSlots { regex, locs }
+    }
+
+    /// Search `text` from its start; the spans stay available through [`Self::get`]. An
+    /// error is PCRE2 giving up (its match limit).
+    pub(crate) fn search(&mut self, text: &str) -> Result<bool, pcre2::Error> {
+        self.regex
+            .captures_read_at(&mut self.locs, text.as_bytes(), 0)
+    }
+
+    /// Group `i`'s span in the last match.
+    pub(crate) fn get(&self, i: usize) -> Option<(usize, usize)> {
+        self.locs.get(i)
+    }
+
+    /// Every group's span in the last match, into `spans`.
+    pub(crate) fn copy_spans(&self, spans: &mut Vec<Option<(usize, usize)>>) {
+        spans.clear();
+        spans.extend((0..self.locs.len()).map(|i| self.locs.get(i)));
+    }
+}
+
 /// A compiled regex that can search text.
 pub trait Matcher {
     /// The engine in use.

@@ -39,7 +39,7 @@ use crate::filter::{
     named_groups, split_matched_lines, CompiledRegex, Dict, GroupName, GroupSelection,
     BOOKKEEPING_GROUPS,
 };
-use crate::matcher::{Captures, Engine};
+use crate::matcher::{Captures, Engine, OwnSlots};
 use crate::multiline::{FailData, Groups, MlfidCache};
 use crate::prefilter::Prefilter;
 use crate::{Filter, FilterError, FilterSpec, UseDns};
@@ -182,7 +182,7 @@ fn fill_buffer(lines: &[TupleLine], out: &mut String) {
 /// search the JIT abandons at its match limit is redone on the regex's own engine.
 #[derive(Debug)]
 struct Searcher {
-    jit: Option<Jit>,
+    jit: Option<OwnSlots>,
     caps: Option<Captures>,
     /// Did the last search use the JIT (spans in `jit`) or the compiled regex (`caps`)?
     from_jit: bool,
@@ -198,36 +198,19 @@ struct Searcher {
     present_only: bool,
 }
 
-/// A PCRE2 JIT copy of a regex, with its capture slots.
-struct Jit {
-    regex: crate::matcher::Pcre2Code,
-    locs: pcre2::bytes::CaptureLocations,
-}
-
-impl std::fmt::Debug for Jit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Jit")
+/// A PCRE2 JIT copy of single-line regex `r` with capture slots of its own, if it compiles
+/// with the same groups: the one `r` has already (sharing its compiled code), or a new one.
+fn jit_slots(r: &CompiledRegex) -> Option<OwnSlots> {
+    if let Some(regex) = r.pcre2_regex() {
+        return Some(OwnSlots::new(regex.clone()));
     }
-}
-
-impl Jit {
-    /// The PCRE2 copy of single-line regex `r`, if it compiles with the same groups: the one
-    /// `r` has already (sharing its compiled code), or a new one.
-    fn new(r: &CompiledRegex) -> Option<Jit> {
-        if let Some(regex) = r.pcre2_regex() {
-            let regex = regex.clone();
-            let locs = regex.capture_locations();
-            return Some(Jit { regex, locs });
-        }
-        let t = dialect::translate(r.expanded(), Dialect::Pcre2, false).ok()?;
-        let limited = crate::matcher::limited_pattern(&t.pattern);
-        let regex = crate::matcher::Pcre2Code::build(&limited).ok()?;
-        if regex.capture_names() != r.group_names() {
-            return None;
-        }
-        let locs = regex.capture_locations();
-        Some(Jit { regex, locs })
+    let t = dialect::translate(r.expanded(), Dialect::Pcre2, false).ok()?;
+    let limited = crate::matcher::limited_pattern(&t.pattern);
+    let regex = crate::matcher::Pcre2Code::build(&limited).ok()?;
+    if regex.capture_names() != r.group_names() {
+        return None;
     }
+    Some(OwnSlots::new(regex))
 }
 
 impl Searcher {
@@ -236,7 +219,7 @@ impl Searcher {
         let (dict_names, alternates) = r.dict_names();
         let (dict_names, alternates) = (dict_names.to_vec(), alternates.to_vec());
         Searcher {
-            jit: if single_line { Jit::new(r) } else { None },
+            jit: if single_line { jit_slots(r) } else { None },
             caps: None,
             from_jit: false,
             names,
@@ -274,10 +257,7 @@ impl Searcher {
     fn search(&mut self, r: &CompiledRegex, text: &str) -> bool {
         if let Some(jit) = &mut self.jit {
             // An error is the match limit: the regex's own engine decides then.
-            if let Ok(found) = jit
-                .regex
-                .captures_read_at(&mut jit.locs, text.as_bytes(), 0)
-            {
+            if let Ok(found) = jit.search(text) {
                 self.from_jit = true;
                 return found;
             }
@@ -289,7 +269,7 @@ impl Searcher {
 
     fn get(&self, i: usize) -> Option<(usize, usize)> {
         match (&self.jit, self.from_jit) {
-            (Some(jit), true) => jit.locs.get(i),
+            (Some(jit), true) => jit.get(i),
             _ => self.caps.as_ref().and_then(|c| c.get(i)),
         }
     }
