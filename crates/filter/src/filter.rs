@@ -651,17 +651,17 @@ struct FirstStage<'a> {
     fail_hit: Option<&'a [Option<(usize, usize)>]>,
 }
 
-/// The prefregex's match as the second stage reads it: its own search, or the first stage's.
-enum PrefMatch<'a> {
+/// A regex's match as the second stage reads it: its own search, or the first stage's spans.
+enum StageMatch<'a> {
     Searched(Captures),
     Lent(&'a [Option<(usize, usize)>]),
 }
 
-impl PrefMatch<'_> {
+impl StageMatch<'_> {
     fn get(&self, i: usize) -> Option<(usize, usize)> {
         match self {
-            PrefMatch::Searched(caps) => caps.get(i),
-            PrefMatch::Lent(spans) => spans.get(i).copied().flatten(),
+            StageMatch::Searched(caps) => caps.get(i),
+            StageMatch::Lent(spans) => spans.get(i).copied().flatten(),
         }
     }
 }
@@ -1374,9 +1374,9 @@ impl Matching {
             // The first stage may have searched it already, on the same text.
             let caps = match done.pref {
                 Some((false, _)) => return found,
-                Some((true, spans)) => PrefMatch::Lent(spans),
+                Some((true, spans)) => StageMatch::Lent(spans),
                 None => match pref.search(text) {
-                    Some(caps) => PrefMatch::Searched(caps),
+                    Some(caps) => StageMatch::Searched(caps),
                     None => return found,
                 },
             };
@@ -1417,9 +1417,9 @@ impl Matching {
             // it matched.
             let caps = match done.fail_hit {
                 _ if index < done.fail_upto => continue,
-                Some(spans) if index == done.fail_upto => PrefMatch::Lent(spans),
+                Some(spans) if index == done.fail_upto => StageMatch::Lent(spans),
                 _ => match self.failregex[index].search(searched_text) {
-                    Some(caps) => PrefMatch::Searched(caps),
+                    Some(caps) => StageMatch::Searched(caps),
                     None => continue,
                 },
             };
