@@ -430,12 +430,15 @@ impl DateDetector {
         // The template tried first answered through the direct reader: the next line that
         // starts with the same bytes gets the same answer.
         let first_try = i == self.last_index && ignore_by_search == i;
-        self.repeat = None;
+        // (The last one's buffer is used again.)
+        let mut prefix = self.repeat.take().map(|r| r.prefix).unwrap_or_default();
         if first_try && distance == 0 {
             if let Some(end) = captures.syslog_end() {
                 let read = (end + 2).min(line.len());
+                prefix.clear();
+                prefix.extend_from_slice(&line.as_bytes()[..read]);
                 self.repeat = Some(Repeat {
-                    prefix: line.as_bytes()[..read].to_vec(),
+                    prefix,
                     whole: read < end + 2,
                     captures: captures.clone(),
                 });
