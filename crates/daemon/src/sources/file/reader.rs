@@ -127,18 +127,7 @@ impl Lines {
 
 impl LineSink for Lines {
     fn push_bytes(&mut self, bytes: &[u8], truncated: bool) {
-        let bytes = if truncated {
-            bytes
-        } else {
-            bytes.strip_suffix(b"\r").unwrap_or(bytes)
-        };
-        match std::str::from_utf8(bytes) {
-            Ok(text) => self.text.push_str(text),
-            Err(_) => self.text.push_str(&String::from_utf8_lossy(bytes)),
-        }
-        if truncated {
-            self.text.push_str(TRUNCATION_MARKER);
-        }
+        push_line(&mut self.text, bytes, truncated);
         self.ends.push(self.text.len());
     }
     fn count(&self) -> usize {
@@ -345,22 +334,27 @@ fn skip_nul(bytes: &[u8]) -> &[u8] {
 
 /// A line without its `\n`: a trailing `\r` dropped, invalid UTF-8 replaced.
 fn line_from(bytes: &[u8], truncated: bool) -> String {
-    if truncated {
-        let mut line = utf8_lossy(bytes);
-        line.push_str(TRUNCATION_MARKER);
-        return line;
-    }
-    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-    utf8_lossy(bytes)
+    let mut line = String::new();
+    push_line(&mut line, bytes, truncated);
+    line
 }
 
-/// `bytes` as text, invalid UTF-8 replaced. Valid text (nearly every line) is checked by
-/// `str::from_utf8`, which skips ASCII a word at a time; only invalid text goes through the
-/// byte-by-byte replacement.
-fn utf8_lossy(bytes: &[u8]) -> String {
+/// Append line `bytes` to `out` as [`line_from`] has it: a trailing `\r` dropped (unless the
+/// line was cut at [`MAX_LINE`], which adds [`TRUNCATION_MARKER`]), invalid UTF-8 replaced.
+/// Valid text (nearly every line) is checked by `str::from_utf8`, which skips ASCII a word at
+/// a time; only invalid text goes through the byte-by-byte replacement.
+fn push_line(out: &mut String, bytes: &[u8], truncated: bool) {
+    let bytes = if truncated {
+        bytes
+    } else {
+        bytes.strip_suffix(b"\r").unwrap_or(bytes)
+    };
     match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_owned(),
-        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+        Ok(text) => out.push_str(text),
+        Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
+    }
+    if truncated {
+        out.push_str(TRUNCATION_MARKER);
     }
 }
 
