@@ -202,7 +202,7 @@ impl CompiledRegex {
     pub fn group_dict(&self, text: &str, caps: &Captures) -> Vec<(String, Option<String>)> {
         self.dict(text, caps)
             .into_iter()
-            .map(|(n, v)| (n.to_string(), v))
+            .map(|(n, v)| (n.to_string(), v.map(String::from)))
             .collect()
     }
 
@@ -222,8 +222,12 @@ impl CompiledRegex {
 /// copies nothing.
 pub(crate) type GroupName = Arc<str>;
 
+/// A group's captured text. Most values (addresses, user names, a connection's id) are short
+/// enough to be held inline, so that capturing them allocates nothing.
+pub(crate) type GroupValue = compact_str::CompactString;
+
 /// A match's named groups and their values (`None`: did not take part), in group order.
-pub(crate) type Dict = Vec<(GroupName, Option<String>)>;
+pub(crate) type Dict = Vec<(GroupName, Option<GroupValue>)>;
 
 /// `names` as the shared names of dicts.
 pub(crate) fn shared_names(names: &[Option<String>]) -> Vec<Option<GroupName>> {
@@ -302,7 +306,7 @@ impl GroupSelection {
                 .enumerate()
                 .filter_map(|(i, n)| {
                     let (s, e) = get(i)?;
-                    Some((n.clone()?, Some(text[s..e].to_string())))
+                    Some((n.clone()?, Some(GroupValue::from(&text[s..e]))))
                 })
                 .collect();
         }
@@ -344,7 +348,12 @@ pub(crate) fn named_groups(
     let mut groups: Dict = names
         .iter()
         .enumerate()
-        .filter_map(|(i, n)| Some((n.clone()?, get(i).map(|(s, e)| text[s..e].to_string()))))
+        .filter_map(|(i, n)| {
+            Some((
+                n.clone()?,
+                get(i).map(|(s, e)| GroupValue::from(&text[s..e])),
+            ))
+        })
         .collect();
     for (alt, target) in alternates {
         let value = groups
@@ -1391,7 +1400,7 @@ impl Matching {
                     .into_iter()
                     .find(|(n, _)| &**n == "content")
                     .and_then(|(_, v)| v)
-                    .map(std::borrow::Cow::Owned)
+                    .map(|v| std::borrow::Cow::Owned(v.into()))
             };
             if let Some(value) = value.filter(|v| !v.is_empty()) {
                 content.clear();
@@ -1498,7 +1507,7 @@ impl Matching {
                 .position(|(n, _)| &**n == "content")
                 .map(|i| pre_groups.remove(i).1);
             if let Some(Some(c)) = content.filter(|c| c.as_deref().is_some_and(|c| !c.is_empty())) {
-                self.buffer = vec![SplitLine::new(c, (0, 0), false)];
+                self.buffer = vec![SplitLine::new(c.into(), (0, 0), false)];
                 current = None;
             }
         }
@@ -1562,9 +1571,7 @@ impl Matching {
     ) -> bool {
         let check_all = self.check_all_regex;
         // Failregex groups override prefregex groups of the same name, even when empty.
-        let mut merged = Groups::with_capacity(pre_groups.len() + groups.len());
-        merged.extend(pre_groups);
-        merged.extend(groups);
+        let mut merged = Groups::merged(groups, pre_groups);
         if !self.failure_groups {
             // Only values are read from here on (a group that did not take part reads as
             // absent), and no failure shows its groups: nothing to store for the others.
@@ -1613,7 +1620,7 @@ impl Matching {
         let failure = if self.failure_groups {
             let fail = fail.into_owned();
             let mut groups = fail.groups;
-            let fid = groups.get("fid").cloned().flatten();
+            let fid = groups.get("fid").cloned().flatten().map(String::from);
             groups.retain(|k, _| !is_skiplines(k));
             Failure {
                 host,

@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::filter::GroupName;
+use crate::filter::{GroupName, GroupValue};
 
 /// Seconds an entry lives.
 const TTL: f64 = 300.0;
@@ -28,20 +28,32 @@ const MAX_ENTRIES: usize = 100;
 /// names are shared with the compiled regexes. In no particular order; maps made from it
 /// ([`Self::into_map`]) are sorted.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Groups(Vec<(GroupName, Option<String>)>);
+pub(crate) struct Groups(Vec<(GroupName, Option<GroupValue>)>);
 
 impl Groups {
     /// From pairs; a later pair replaces an earlier one of the same name.
     #[cfg(test)]
-    pub fn from_pairs(pairs: impl IntoIterator<Item = (GroupName, Option<String>)>) -> Self {
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (GroupName, Option<GroupValue>)>) -> Self {
         let mut groups = Groups::default();
         groups.extend(pairs);
         groups
     }
 
-    /// Room for `n` groups.
-    pub fn with_capacity(n: usize) -> Self {
-        Groups(Vec::with_capacity(n))
+    /// A failregex match's groups over its prefregex's: a name both have takes the
+    /// failregex's value, even an empty one or none. Each dict names a group once; the
+    /// failregex's vector is kept, the prefregex's groups are added to it.
+    pub fn merged(
+        fail: Vec<(GroupName, Option<GroupValue>)>,
+        pre: Vec<(GroupName, Option<GroupValue>)>,
+    ) -> Self {
+        let mut groups = Groups(fail);
+        let own = groups.0.len();
+        for (k, v) in pre {
+            if !groups.0[..own].iter().any(|(n, _)| same_name(n, &k)) {
+                groups.0.push((k, v));
+            }
+        }
+        groups
     }
 
     fn find(&self, key: &str) -> Option<usize> {
@@ -49,12 +61,16 @@ impl Groups {
     }
 
     /// A group's value (`Some(None)`: it did not take part).
-    pub fn get(&self, key: &str) -> Option<&Option<String>> {
+    pub fn get(&self, key: &str) -> Option<&Option<GroupValue>> {
         self.find(key).map(|i| &self.0[i].1)
     }
 
     /// Set a group; returns the value it replaces.
-    pub fn insert(&mut self, key: GroupName, value: Option<String>) -> Option<Option<String>> {
+    pub fn insert(
+        &mut self,
+        key: GroupName,
+        value: Option<GroupValue>,
+    ) -> Option<Option<GroupValue>> {
         match self.find(&key) {
             Some(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
             None => {
@@ -65,19 +81,20 @@ impl Groups {
     }
 
     /// Take a group out.
-    pub fn remove(&mut self, key: &str) -> Option<Option<String>> {
+    pub fn remove(&mut self, key: &str) -> Option<Option<GroupValue>> {
         self.find(key).map(|i| self.0.remove(i).1)
     }
 
     /// Set every pair in turn.
-    pub fn extend(&mut self, pairs: impl IntoIterator<Item = (GroupName, Option<String>)>) {
+    #[cfg(test)]
+    pub fn extend(&mut self, pairs: impl IntoIterator<Item = (GroupName, Option<GroupValue>)>) {
         for (k, v) in pairs {
             self.insert(k, v);
         }
     }
 
     /// Keep the groups `keep` says yes to.
-    pub fn retain(&mut self, mut keep: impl FnMut(&str, &Option<String>) -> bool) {
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &Option<GroupValue>) -> bool) {
         self.0.retain(|(k, v)| keep(k, v));
     }
 
@@ -85,7 +102,7 @@ impl Groups {
     pub fn into_map(self) -> BTreeMap<String, Option<String>> {
         self.0
             .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
+            .map(|(k, v)| (k.to_string(), v.map(String::from)))
             .collect()
     }
 }
@@ -105,8 +122,8 @@ impl PartialEq for Groups {
 }
 
 impl IntoIterator for Groups {
-    type Item = (GroupName, Option<String>);
-    type IntoIter = std::vec::IntoIter<(GroupName, Option<String>)>;
+    type Item = (GroupName, Option<GroupValue>);
+    type IntoIter = std::vec::IntoIter<(GroupName, Option<GroupValue>)>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.into_iter()
     }
@@ -140,7 +157,7 @@ impl<L: Clone> FailData<L> {
     }
 
     /// A group's value, if it took part.
-    pub fn get(&self, key: &str) -> Option<String> {
+    pub fn get(&self, key: &str) -> Option<GroupValue> {
         self.groups.get(key).cloned().flatten()
     }
 
@@ -180,7 +197,7 @@ fn update_users(users: &mut Option<BTreeSet<String>>, user: Option<&str>) -> usi
 pub(crate) struct MlfidCache<L: Clone> {
     /// (hash of id, id, data, expiry), oldest first. The hash makes a lookup a scan of
     /// integers: ids of one daemon tend to share long prefixes.
-    entries: VecDeque<(u64, String, FailData<L>, f64)>,
+    entries: VecDeque<(u64, GroupValue, FailData<L>, f64)>,
     /// How many entries have each hash: an id not stored (most ids, on a busy log) is known
     /// without a scan.
     hashes: HashMap<u64, u32, BuildHasherDefault<HashIsKey>>,
@@ -283,7 +300,8 @@ impl<L: Clone> MlfidCache<L> {
         }
         let h = id_hash(id);
         *self.hashes.entry(h).or_insert(0) += 1;
-        self.entries.push_back((h, id.to_string(), data, now + TTL));
+        self.entries
+            .push_back((h, GroupValue::from(id), data, now + TTL));
         self.entries.len() - 1
     }
 
@@ -404,7 +422,7 @@ mod tests {
         FailData::from_groups(Groups::from_pairs(
             pairs
                 .iter()
-                .map(|(k, v)| (GroupName::from(*k), Some(v.to_string()))),
+                .map(|(k, v)| (GroupName::from(*k), Some(GroupValue::from(*v)))),
         ))
     }
 
@@ -417,20 +435,22 @@ mod tests {
         }
         let mut g = Groups::default();
         for n in ["user", "ip4", "mlfid", "nofail", "ip6"] {
-            g.insert(GroupName::from(n), Some(n.to_uppercase()));
+            g.insert(GroupName::from(n), Some(n.to_uppercase().into()));
         }
         assert_eq!(
             g.insert(GroupName::from("ip4"), None),
             Some(Some("IP4".into()))
         );
-        assert_eq!(g.get("ip6"), Some(&Some("IP6".to_string())));
+        assert_eq!(g.get("ip6"), Some(&Some("IP6".into())));
         assert_eq!(g.get("ip4"), Some(&None));
-        assert_eq!(g.remove("mlfid"), Some(Some("MLFID".to_string())));
+        assert_eq!(g.remove("mlfid"), Some(Some("MLFID".into())));
         assert_eq!(g.get("mlfid"), None);
-        let other = Groups::from_pairs(
-            ["ip6", "user", "nofail", "ip4"]
-                .map(|n| (GroupName::from(n), (n != "ip4").then(|| n.to_uppercase()))),
-        );
+        let other = Groups::from_pairs(["ip6", "user", "nofail", "ip4"].map(|n| {
+            (
+                GroupName::from(n),
+                (n != "ip4").then(|| n.to_uppercase().into()),
+            )
+        }));
         assert_eq!(g, other);
         let names: Vec<String> = g.into_map().into_keys().collect();
         assert_eq!(names, ["ip4", "ip6", "nofail", "user"]);

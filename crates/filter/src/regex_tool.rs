@@ -358,7 +358,9 @@ fn split_matched(
 
 /// A dict with names of its own, as [`ToolLine::prefregex_groups`] has them.
 fn owned_names(dict: Dict) -> Vec<(String, Option<String>)> {
-    dict.into_iter().map(|(n, v)| (n.to_string(), v)).collect()
+    dict.into_iter()
+        .map(|(n, v)| (n.to_string(), v.map(String::from)))
+        .collect()
 }
 
 fn is_skiplines(name: &str) -> bool {
@@ -465,7 +467,8 @@ impl Searches {
         let every_line = self.prefregex_matches_every_line;
         p.pref = self.prefregex.as_mut().map(|(filter, searcher)| {
             if skip && every_line {
-                if let Some(line) = p.text.strip_suffix('\n').filter(|l| !l.contains('\n')) {
+                let one_line = |l: &&str| memchr::memchr(b'\n', l.as_bytes()).is_none();
+                if let Some(line) = p.text.strip_suffix('\n').filter(one_line) {
                     return !line.is_empty();
                 }
             }
@@ -839,21 +842,29 @@ impl Finisher {
 
     /// Finish a line [`Preparer::prepare`] prepared.
     pub fn finish(&mut self, p: &mut Prepared, now: f64) -> ToolLine {
-        let mut out = self.finish_line(p, now);
-        if self.options.prefregex_groups && self.prefregex.is_some() && self.prefregex_matched {
-            out.prefregex_groups = Some(self.last_prefregex_groups.clone());
-        }
+        let mut out = ToolLine::default();
+        self.finish_into(p, now, &mut out);
         out
     }
 
-    fn finish_line(&mut self, p: &mut Prepared, now: f64) -> ToolLine {
-        let mut out = ToolLine {
-            time: p.date,
-            ..Default::default()
-        };
+    /// [`Self::finish`] into `out`, whose earlier contents are replaced (and whose vectors'
+    /// room is kept: a caller reusing one `out` allocates nothing for most lines).
+    pub fn finish_into(&mut self, p: &mut Prepared, now: f64, out: &mut ToolLine) {
+        out.time = p.date;
+        out.matches.clear();
+        out.ignore_hits.clear();
+        out.taken_earlier.clear();
+        out.prefregex_groups = None;
+        self.finish_line(p, now, out);
+        if self.options.prefregex_groups && self.prefregex.is_some() && self.prefregex_matched {
+            out.prefregex_groups = Some(self.last_prefregex_groups.clone());
+        }
+    }
+
+    fn finish_line(&mut self, p: &mut Prepared, now: f64, out: &mut ToolLine) {
         if p.dropped {
             out.time = None;
-            return out;
+            return;
         }
         if self.maxlines <= 1 {
             if let Some(searches) = self.searches.as_mut() {
@@ -864,8 +875,8 @@ impl Finisher {
                     searches.run(p);
                 }
             }
-            self.single_line_search(p, now, &mut out);
-            return out;
+            self.single_line_search(p, now, out);
+            return;
         }
         let track = !self.options.ignore_pending;
         let before: Vec<TupleLine> = if track {
@@ -877,7 +888,7 @@ impl Finisher {
         self.buffer.push(p.tuple.clone());
         let excess = self.buffer.len().saturating_sub(self.maxlines);
         self.buffer.drain(..excess);
-        self.find_failures(now, &mut out);
+        self.find_failures(now, out);
         if track {
             out.taken_earlier = before
                 .into_iter()
@@ -885,7 +896,6 @@ impl Finisher {
                 .map(|l| l.original())
                 .collect();
         }
-        out
     }
 
     /// Run the ignoreregexes on `buf` (with `maxlines > 1` and a failregex match: on the
@@ -1172,9 +1182,7 @@ impl Finisher {
         out: &mut ToolLine,
     ) -> Next {
         // Failregex groups override prefregex groups of the same name, even when empty.
-        let mut merged = Groups::with_capacity(pre_groups.len() + groups.len());
-        merged.extend(pre_groups);
-        merged.extend(groups);
+        let mut merged = Groups::merged(groups, pre_groups);
         // From here on a group that did not take part reads as absent (and a failure's groups
         // are reported without them): nothing to store or merge for it.
         merged.retain(|_, v| v.is_some());
@@ -1217,7 +1225,7 @@ impl Finisher {
                 .groups
                 .into_iter()
                 .filter(|(k, _)| !is_skiplines(k))
-                .filter_map(|(k, v)| Some((k.to_string(), v?)))
+                .filter_map(|(k, v)| Some((k.to_string(), String::from(v?))))
                 .collect();
             let lines = fail
                 .matches

@@ -274,6 +274,9 @@ pub struct Counted<'a> {
     pub id: Option<String>,
 }
 
+/// The failures of one line (see [`Resolver::failures`]).
+pub type Failures<'a> = smallvec::SmallVec<[Counted<'a>; 2]>;
+
 /// Turns matches into failures: host names are resolved (cached) unless raw, as Fail2Ban's
 /// `textToIp` does; a name that does not resolve drops the match.
 pub struct Resolver {
@@ -294,9 +297,10 @@ impl Resolver {
         }
     }
 
-    /// The failures a line's matches make (one per address a name resolves to).
-    pub fn failures<'a>(&mut self, line: &'a ToolLine) -> Vec<Counted<'a>> {
-        let mut out = Vec::new();
+    /// The failures a line's matches make (one per address a name resolves to). Usually
+    /// none or one: held inline.
+    pub fn failures<'a>(&mut self, line: &'a ToolLine) -> Failures<'a> {
+        let mut out = Failures::new();
         for m in &line.matches {
             match &m.host {
                 ToolHost::Pending => out.push(Counted { m, id: None }),
@@ -379,13 +383,14 @@ where
     };
     let Some((preparer, finisher)) = stages else {
         let mut prepared = Prepared::default();
+        let mut result = ToolLine::default();
         while let Some((number, line)) = reader.next_numbered()? {
             if skipped(&line) {
                 continue;
             }
             let (preparer, finisher) = tool.split_stages();
             preparer.prepare(&line, now, &mut prepared);
-            let result = finisher.finish(&mut prepared, now);
+            finisher.finish_into(&mut prepared, now, &mut result);
             sink(finisher, number, &line, &result)?;
         }
         return Ok(());
@@ -394,9 +399,10 @@ where
     let (empty_tx, empty_rx) = mpsc::channel::<Vec<Item>>();
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let consumer = scope.spawn(move || -> anyhow::Result<()> {
+            let mut result = ToolLine::default();
             for mut batch in full_rx {
                 for item in &mut batch {
-                    let result = finisher.finish(&mut item.prepared, now);
+                    finisher.finish_into(&mut item.prepared, now, &mut result);
                     sink(finisher, item.number, &item.line, &result)?;
                 }
                 // The producer may be gone already (end of input): nothing to recycle then.
