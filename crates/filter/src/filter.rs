@@ -94,6 +94,56 @@ impl CompiledRegex {
         })
     }
 
+    /// [`Self::new`] for a single-line filter, followed by [`Self::enable_jit_captures`]:
+    /// when the JIT copy will answer every search, the `regex` crate's own compile (most of a
+    /// filter's start-up: its Unicode classes) is left to the first search the copy gives up,
+    /// if one ever comes. The engine is the one [`Self::new`] chooses: the `regex` crate when the
+    /// translation needs no backtracking and the `regex` crate's parser takes it. (Should that
+    /// compile fail later on a size limit, the search runs on PCRE2 without the copy's limit.)
+    pub fn new_single_line(regex: &str, usedns: UseDns) -> Result<Self, String> {
+        let expanded = expand_tags(regex, usedns);
+        if !expanded.trim_start().is_empty() {
+            if let Some(c) = Self::jit_first(regex, &expanded) {
+                return Ok(c);
+            }
+        }
+        let mut c = Self::new(regex, usedns, false)?;
+        c.enable_jit_captures();
+        Ok(c)
+    }
+
+    /// See [`Self::new_single_line`]: `None` when the regex does not run on the `regex` crate
+    /// or has no JIT copy with the same groups.
+    fn jit_first(source: &str, expanded: &str) -> Option<Self> {
+        let rust =
+            crate::dialect::translate(expanded, crate::dialect::Dialect::Rust, false).ok()?;
+        if rust.features.needs_backtracking() {
+            return None;
+        }
+        regex_syntax::ParserBuilder::new()
+            .build()
+            .parse(&rust.pattern)
+            .ok()?;
+        let pcre =
+            crate::dialect::translate(expanded, crate::dialect::Dialect::Pcre2, false).ok()?;
+        let jit = Pcre2Matcher::build_limited(&pcre.pattern, JIT_COPY_MATCH_LIMIT).ok()?;
+        let names = jit.group_names().to_vec();
+        let alternates = alternates_of(&names);
+        let dict_names = shared_names(&names);
+        Some(CompiledRegex {
+            source: source.to_string(),
+            expanded: expanded.to_string(),
+            multiline: false,
+            engine: Engine::Regex,
+            translated: rust.pattern,
+            names,
+            dict_names,
+            matcher: std::sync::OnceLock::new(),
+            alternates,
+            jit: Some(jit),
+        })
+    }
+
     /// Extract capture groups with a PCRE2 JIT copy of the regex, when it runs on the `regex`
     /// crate: the `regex` crate finds out quickly *whether* a text matches, but its capture
     /// engines take several times what the JIT does, and every match needs its groups. The
@@ -741,11 +791,11 @@ fn compile_all(
     jit: bool,
 ) -> Vec<Result<CompiledRegex, String>> {
     let one = |r: &String| {
-        let mut c = CompiledRegex::new(r, usedns, multiline)?;
         if jit {
-            c.enable_jit_captures();
+            CompiledRegex::new_single_line(r, usedns)
+        } else {
+            CompiledRegex::new(r, usedns, multiline)
         }
-        Ok(c)
     };
     if regexes.len() < 4 {
         return regexes.iter().map(one).collect();
@@ -783,7 +833,11 @@ impl Filter {
         };
         let prefregex = match spec.prefregex.as_deref().filter(|p| !p.is_empty()) {
             None => None,
-            Some(p) => match CompiledRegex::new(p, spec.usedns, false) {
+            Some(p) => match if multiline {
+                CompiledRegex::new(p, spec.usedns, false)
+            } else {
+                CompiledRegex::new_single_line(p, spec.usedns)
+            } {
                 Ok(r) => Some(r),
                 Err(e) => {
                     err("prefregex", 0, p, e);

@@ -75,18 +75,22 @@ pub struct DateTemplate {
 }
 
 // Meta-regexes over regex source text (none needs look-around in this form).
-static RE_NO_WORD_BOUND_BEGIN: LazyLock<regex::Regex> =
-    LazyLock::new(|| regex::Regex::new(r"^\(*(?:\(\?\w+\))?(?:\^|\(*\*\*|\((?:\?:)?\^)").unwrap());
+static RE_NO_WORD_BOUND_BEGIN: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"^\(*(?:\(\?[0-9A-Za-z_]+\))?(?:\^|\(*\*\*|\((?:\?:)?\^)").unwrap()
+});
 static RE_NO_WORD_BOUND_END: LazyLock<regex::Regex> =
     LazyLock::new(|| regex::Regex::new(r"(?:^|[^\\])(?:\$\)?|\\b|\\s|\*\*\)*)\z").unwrap());
-static RE_GROUP: LazyLock<regex::Regex> =
-    LazyLock::new(|| regex::Regex::new(r"^((?:\(\?\w+\))?\^?(?:\(\?\w+\))?)(.*?)(\$?)\z").unwrap());
-static RE_LINE_BOUND_BEGIN: LazyLock<regex::Regex> =
-    LazyLock::new(|| regex::Regex::new(r"^(?:\(\?\w+\))?(?:\^|\((?:\?:)?\^(?:[^|]|\z))").unwrap());
+static RE_GROUP: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"^((?:\(\?[0-9A-Za-z_]+\))?\^?(?:\(\?[0-9A-Za-z_]+\))?)(.*?)(\$?)\z")
+        .unwrap()
+});
+static RE_LINE_BOUND_BEGIN: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"^(?:\(\?[0-9A-Za-z_]+\))?(?:\^|\((?:\?:)?\^(?:[^|]|\z))").unwrap()
+});
 static RE_LINE_BOUND_END: LazyLock<regex::Regex> =
     LazyLock::new(|| regex::Regex::new(r"(?:^|[^\\|])\$\)?\z").unwrap());
 static RE_DEL_BOUND_BEGIN: LazyLock<regex::Regex> =
-    LazyLock::new(|| regex::Regex::new(r"^\(*(?:\(\?\w+\))?\(*\*\*").unwrap());
+    LazyLock::new(|| regex::Regex::new(r"^\(*(?:\(\?[0-9A-Za-z_]+\))?\(*\*\*").unwrap());
 
 /// Position of the first `(?flags)` (lower-case letters) in `regex`.
 fn find_global_flags(regex: &str) -> Option<(usize, usize)> {
