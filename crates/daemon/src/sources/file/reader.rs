@@ -24,10 +24,10 @@ pub const CHUNK: usize = 64 << 10;
 
 /// One `read_lines` call stops reading after this many bytes once it has at least one line, so a
 /// large backlog is handed out in pieces rather than all at once.
-pub const READ_BUDGET: usize = 1 << 20;
+pub const READ_BUDGET: usize = 2 << 20;
 
 /// ... or once it has this many lines (short lines cost more per byte, as `String`s).
-pub const BATCH_LINES: usize = 4096;
+pub const BATCH_LINES: usize = 16384;
 
 /// How many bytes before `committed` a reader remembers (see [`Reader::recent`]).
 pub const RECENT: usize = 64;
