@@ -687,9 +687,10 @@ fn first_stage_slots(r: &CompiledRegex) -> Option<OwnSlots> {
 fn first_stage_search(
     slots: &mut OwnSlots,
     text: &str,
+    ascii: bool,
     spans: &mut Vec<Option<(usize, usize)>>,
 ) -> Option<bool> {
-    let found = slots.search(text).ok()?;
+    let found = slots.search_known(text, ascii).ok()?;
     spans.clear();
     if found {
         slots.copy_spans(spans);
@@ -1188,8 +1189,11 @@ impl Dating {
                 return;
             }
         }
+        // Every text searched below is a part of this one: one check tells each search which
+        // form of its regex runs.
+        let ascii = text.is_ascii();
         if let Some(pref) = &mut self.pref {
-            p.pref = first_stage_search(pref, text, &mut p.pref_spans);
+            p.pref = first_stage_search(pref, text, ascii, &mut p.pref_spans);
         }
         if !self.fail_here {
             return;
@@ -1223,7 +1227,7 @@ impl Dating {
             }
             match fail
                 .as_mut()
-                .and_then(|f| first_stage_search(f, searched, &mut p.fail_spans))
+                .and_then(|f| first_stage_search(f, searched, ascii, &mut p.fail_spans))
             {
                 Some(false) => {}
                 Some(true) => {

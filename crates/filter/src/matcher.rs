@@ -149,11 +149,19 @@ impl OwnSlots {
         OwnSlots { regex, locs }
     }
 
-    /// Search `text` from its start; the spans stay available through [`Self::get`]. An
+    /// Search `text` from its start, `text` known to be all ASCII when `ascii` is true (the
+    /// text it is part of was checked once, instead of each text at each search; `false` says
+    /// nothing: the text is checked). The spans stay available through [`Self::get`]. An
     /// error is PCRE2 giving up (its match limit).
-    pub(crate) fn search(&mut self, text: &str) -> Result<bool, pcre2::Error> {
-        self.regex
-            .captures_read_at(&mut self.locs, text.as_bytes(), 0)
+    pub(crate) fn search_known(&mut self, text: &str, ascii: bool) -> Result<bool, pcre2::Error> {
+        debug_assert!(!ascii || text.is_ascii());
+        let subject = text.as_bytes();
+        let form = match &self.regex.ascii {
+            Some(a) if ascii || subject.is_ascii() => a,
+            _ => self.regex.unicode(),
+        };
+        form.captures_read_at(&mut self.locs, subject, 0)
+            .map(|m| m.is_some())
     }
 
     /// Group `i`'s span in the last match.

@@ -255,9 +255,15 @@ impl Searcher {
 
     /// Search `text`; on a match the spans stay available through [`Self::get`].
     fn search(&mut self, r: &CompiledRegex, text: &str) -> bool {
+        self.search_known(r, text, false)
+    }
+
+    /// [`Self::search`] of a text known to be all ASCII when `ascii` is true (see
+    /// [`OwnSlots::search_known`]).
+    fn search_known(&mut self, r: &CompiledRegex, text: &str, ascii: bool) -> bool {
         if let Some(jit) = &mut self.jit {
             // An error is the match limit: the regex's own engine decides then.
-            if let Ok(found) = jit.search(text) {
+            if let Ok(found) = jit.search_known(text, ascii) {
                 self.from_jit = true;
                 return found;
             }
@@ -409,6 +415,16 @@ pub struct Prepared {
     hits: Vec<Hit>,
     /// Scratch: the prefregex's `<F-CONTENT>` plus `\n`.
     content: String,
+    /// Single-line path: is `text` all ASCII (and so every part of it searched)? Found out
+    /// at the line's first search, for all of them.
+    ascii: Option<bool>,
+}
+
+impl Prepared {
+    /// Is `text` all ASCII? (See [`OwnSlots::search_known`].)
+    fn ascii(&mut self) -> bool {
+        *self.ascii.get_or_insert_with(|| self.text.is_ascii())
+    }
 }
 
 /// A failregex that matched a line (found by [`Searches::run`]).
@@ -434,6 +450,9 @@ pub struct Preparer {
     /// can match.
     prefilter: Option<Prefilter>,
     single: bool,
+    /// Fill [`Prepared::tuple`]: the multi-line path buffers it, and a failure's details
+    /// show it; a single-line summary needs only the searched text.
+    keep_tuple: bool,
     /// Single-line path: the stateless searches, in this stage unless
     /// [`RegexTool::balanced_stages`] moved them to the second.
     searches: Option<Searches>,
@@ -473,7 +492,8 @@ impl Searches {
                 }
             }
             let r = filter.prefregex().expect("kept only with a prefregex");
-            let found = searcher.search(r, &p.text);
+            let ascii = p.ascii();
+            let found = searcher.search_known(r, &p.text, ascii);
             if found && !skip {
                 searcher.copy_spans(&mut p.pref_spans);
             }
@@ -509,8 +529,9 @@ impl Staged {
         let (fails, ignores) = (self.filter.failregexes(), self.filter.ignoreregexes());
         let (n_fail, n_ignore) = (fails.len(), ignores.len());
         if n_ignore > 0 && n_ignore + 2 < n_fail {
+            let ascii = p.ascii();
             for (i, r) in ignores.iter().enumerate() {
-                if self.ignoreregex[i].search(r, &p.text) {
+                if self.ignoreregex[i].search_known(r, &p.text, ascii) {
                     p.early_ignore.push(i);
                 }
             }
@@ -521,6 +542,7 @@ impl Staged {
         if p.pref == Some(false) {
             return;
         }
+        let ascii = p.ascii();
         let content_span = self
             .content_group
             .filter(|_| p.pref == Some(true))
@@ -540,13 +562,13 @@ impl Staged {
             if candidates.is_some_and(|c| !c.get(index).copied().unwrap_or(true)) {
                 continue;
             }
-            if !self.failregex[index].search(regex, searched) {
+            if !self.failregex[index].search_known(regex, searched, ascii) {
                 continue;
             }
             let groups = self.failregex[index].restricted_dict(searched);
             let mut ignore_hits = Vec::new();
             for (i, r) in ignores.iter().enumerate() {
-                if self.ignoreregex[i].search(r, searched) {
+                if self.ignoreregex[i].search_known(r, searched, ascii) {
                     ignore_hits.push(i);
                 }
             }
@@ -567,41 +589,58 @@ impl Preparer {
         p.staged = false;
         p.searched = false;
         p.date = None;
+        p.ascii = None;
         let m = self.dates.match_time(line, now);
-        match m.as_ref().and_then(|m| Some((m, m.date_span()?))) {
-            Some((m, (s, e))) => {
-                p.tuple.set(&line[..s], &line[s..e], &line[e..]);
-                if s < e {
-                    match self.time_cache.time(&self.dates, line, m, now) {
-                        Ok(t) => {
-                            p.date = Some(t);
-                            self.last_date = Some(t);
-                            self.last_date_text.clear();
-                            self.last_date_text.push_str(&line[s..e]);
-                        }
-                        Err(TimeError::Invalid) => {}
-                        Err(TimeError::UnknownZone(_)) => {
-                            p.dropped = true;
-                            return;
-                        }
+        // Where the line is cut: around its date, or not at all, with the previous line's
+        // date text in front (`None`) or nothing.
+        let mut cut: Option<(usize, usize)> = Some((0, 0));
+        if let Some((m, (s, e))) = m.as_ref().and_then(|m| Some((m, m.date_span()?))) {
+            cut = Some((s, e));
+            if s < e {
+                match self.time_cache.time(&self.dates, line, m, now) {
+                    Ok(t) => {
+                        p.date = Some(t);
+                        self.last_date = Some(t);
+                        self.last_date_text.clear();
+                        self.last_date_text.push_str(&line[s..e]);
                     }
-                } else if let Some(last) = self.last_date.filter(|d| *d > now - 60.0) {
-                    p.tuple.set("", &self.last_date_text, line);
-                    p.date = Some(last);
-                } else {
-                    p.date = Some(now);
+                    Err(TimeError::Invalid) => {}
+                    Err(TimeError::UnknownZone(_)) => {
+                        p.dropped = true;
+                        return;
+                    }
                 }
+            } else if let Some(last) = self.last_date.filter(|d| *d > now - 60.0) {
+                cut = None;
+                p.date = Some(last);
+            } else {
+                p.date = Some(now);
             }
-            None => p.tuple.set("", "", line),
         }
         if p.date.is_none() {
             if let Some(last) = self.last_date.filter(|d| *d > now - 60.0) {
-                p.tuple.set("", &self.last_date_text, line);
+                cut = None;
                 p.date = Some(last);
             }
         }
+        let (before, after) = match cut {
+            Some((s, e)) => (&line[..s], &line[e..]),
+            None => ("", line),
+        };
+        if self.keep_tuple {
+            let date = match cut {
+                Some((s, e)) => &line[s..e],
+                None => self.last_date_text.as_str(),
+            };
+            p.tuple.set(before, date, after);
+        }
         if self.single {
-            fill_buffer(std::slice::from_ref(&p.tuple), &mut p.text);
+            // The searched text: the line without its date, and `\n` (as `fill_buffer` makes
+            // it of a one-line buffer).
+            p.text.clear();
+            p.text.push_str(before);
+            p.text.push_str(after);
+            p.text.push('\n');
             p.skip = false;
             if let Some(f) = &self.prefilter {
                 p.skip = f
@@ -757,6 +796,7 @@ impl RegexTool {
                 last_date_text: String::new(),
                 prefilter,
                 single,
+                keep_tuple: !single || options.details,
                 searches: single.then(|| Searches {
                     prefregex_matches_every_line: prefregex_every_line,
                     prefregex,
@@ -949,6 +989,7 @@ impl Finisher {
             }
             return;
         }
+        let ascii = p.ascii();
         let text = p.text.as_str();
         let n_fail = self.failregex.len();
         let n_ignore = self.ignoreregex.len();
@@ -991,7 +1032,7 @@ impl Finisher {
                 continue;
             }
             let regex = &self.filter.failregexes()[index];
-            if !self.failregex[index].search(regex, searched) {
+            if !self.failregex[index].search_known(regex, searched, ascii) {
                 continue;
             }
             let groups = self.failregex[index].group_dict(searched);
