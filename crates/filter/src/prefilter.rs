@@ -323,6 +323,9 @@ fn coarsen(mut set: Set) -> Set {
 pub struct Prefilter {
     /// Leftmost-longest search: is any literal there, and which?
     searcher: AhoCorasick,
+    /// The same search on the packed (SIMD) searcher alone, where it runs: what `searcher`
+    /// would use as its own prefilter, without the automaton around it.
+    packed: Option<aho_corasick::packed::Searcher>,
     /// Overlapping search: which literals are there? (Only for [`Self::candidates`].)
     all: AhoCorasick,
     /// For each literal, the regexes (indexes in the list given) that require it.
@@ -416,8 +419,14 @@ impl Prefilter {
             .match_kind(MatchKind::Standard)
             .build(&literals)
             .ok()?;
+        let packed = aho_corasick::packed::Config::new()
+            .match_kind(aho_corasick::packed::MatchKind::LeftmostLongest)
+            .builder()
+            .extend(&literals)
+            .build();
         Some(Prefilter {
             searcher,
+            packed,
             all,
             owners,
             implied,
@@ -453,21 +462,33 @@ impl Prefilter {
     /// its end starts with one of its proper suffixes, at most that long. So every literal in
     /// the text is either found or contained in one that is.
     pub fn check(&self, text: &str, out: &mut Vec<bool>) -> Option<()> {
-        let mut m = self.searcher.find(text)?;
+        let find = |from: usize| -> Option<(usize, usize)> {
+            let span = aho_corasick::Span::from(from..text.len());
+            match &self.packed {
+                Some(p) => p
+                    .find_in(text, span)
+                    .map(|m| (m.pattern().as_usize(), m.end())),
+                None => {
+                    let input = aho_corasick::Input::new(text).span(span);
+                    self.searcher
+                        .find(input)
+                        .map(|m| (m.pattern().as_usize(), m.end()))
+                }
+            }
+        };
+        let (mut lit, mut end) = find(0)?;
         out.clear();
         out.resize(self.regexes, false);
         loop {
-            let lit = m.pattern().as_usize();
             for &i in &self.implied[lit] {
                 out[i] = true;
             }
-            let next = m.end() - self.backoff[lit];
+            let next = end - self.backoff[lit];
             if next >= text.len() {
                 break;
             }
-            let input = aho_corasick::Input::new(text).span(next..text.len());
-            match self.searcher.find(input) {
-                Some(found) => m = found,
+            match find(next) {
+                Some(found) => (lit, end) = found,
                 None => break,
             }
         }
