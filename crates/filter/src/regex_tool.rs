@@ -584,12 +584,20 @@ impl Staged {
 impl Preparer {
     /// Cut `line` around its date into `p` (and search it with the prefregex).
     pub fn prepare(&mut self, line: &str, now: f64, p: &mut Prepared) {
+        self.prepare_known(line, false, now, p);
+    }
+
+    /// [`Self::prepare`] of a line known to be all ASCII when `ascii` is true (its reader
+    /// checked it with the others around it; `false` says nothing).
+    pub fn prepare_known(&mut self, line: &str, ascii: bool, now: f64, p: &mut Prepared) {
+        debug_assert!(!ascii || line.is_ascii());
         p.dropped = false;
         p.skip = false;
         p.staged = false;
         p.searched = false;
         p.date = None;
-        p.ascii = None;
+        // The searched text is part of the line (and `\n`).
+        p.ascii = ascii.then_some(true);
         let m = self.dates.match_time(line, now);
         // Where the line is cut: around its date, or not at all, with the previous line's
         // date text in front (`None`) or nothing.

@@ -60,6 +60,32 @@ pub struct LineReader {
     lent: usize,
     /// Physical line number of the last line returned (1-based).
     number: usize,
+    /// How many bytes at the start of the reader's unread buffer are known to be ASCII:
+    /// checked once for the whole buffer, so that a line inside needs no UTF-8 check of its
+    /// own.
+    ascii_ahead: usize,
+}
+
+/// The length of the all-ASCII start of `buf`, found a block at a time.
+fn ascii_prefix(buf: &[u8]) -> usize {
+    let mut n = 0;
+    for block in buf.chunks(4096) {
+        if block.is_ascii() {
+            n += block.len();
+        } else {
+            return n + block.iter().position(|b| !b.is_ascii()).unwrap_or(0);
+        }
+    }
+    n
+}
+
+/// A line as [`LineReader::next_numbered`] gives it.
+pub struct NumberedLine<'a> {
+    /// 1-based physical line number.
+    pub number: usize,
+    pub text: Cow<'a, str>,
+    /// The line is all ASCII (`false` says nothing).
+    pub ascii: bool,
 }
 
 impl LineReader {
@@ -71,12 +97,13 @@ impl LineReader {
             bytes: Vec::with_capacity(1024),
             lent: 0,
             number: 0,
+            ascii_ahead: 0,
         }
     }
 
     /// The next line without its line end (`\r` and `\n` stripped from the end, as
     /// Fail2Ban's `rstrip('\r\n')`) and its 1-based number, or `None` at the end.
-    pub fn next_numbered(&mut self) -> std::io::Result<Option<(usize, Cow<'_, str>)>> {
+    pub fn next_numbered(&mut self) -> std::io::Result<Option<NumberedLine<'_>>> {
         match &mut self.input {
             LogInput::Lines(lines) => {
                 let Some(l) = lines.next() else {
@@ -86,13 +113,25 @@ impl LineReader {
                 let end = l.trim_end_matches(['\r', '\n']).len();
                 let mut l = l;
                 l.truncate(end);
-                Ok(Some((self.number, Cow::Owned(l))))
+                Ok(Some(NumberedLine {
+                    number: self.number,
+                    text: Cow::Owned(l),
+                    ascii: false,
+                }))
             }
             LogInput::Reader(reader) => {
                 // The line returned last time is given back to the reader only now: it was
                 // lent straight from the reader's buffer.
-                reader.consume(std::mem::take(&mut self.lent));
-                let found = memchr::memchr(b'\n', reader.fill_buf()?);
+                let lent = std::mem::take(&mut self.lent);
+                reader.consume(lent);
+                self.ascii_ahead = self.ascii_ahead.saturating_sub(lent);
+                let buf = reader.fill_buf()?;
+                if self.ascii_ahead == 0 {
+                    self.ascii_ahead = ascii_prefix(buf);
+                }
+                let found = memchr::memchr(b'\n', buf);
+                // A line that ends inside the known-ASCII start needs no check of its own.
+                let known_ascii = found.is_some_and(|i| i < self.ascii_ahead);
                 let line: &[u8] = if let Some(i) = found {
                     self.lent = i + 1;
                     &reader.buffer()[..=i]
@@ -102,6 +141,7 @@ impl LineReader {
                     self.bytes.extend_from_slice(reader.buffer());
                     let n = self.bytes.len();
                     reader.consume(n);
+                    self.ascii_ahead = 0;
                     if n > 0 {
                         reader.read_until(b'\n', &mut self.bytes)?;
                     }
@@ -116,23 +156,31 @@ impl LineReader {
                     end -= 1;
                 }
                 let bytes = &line[..end];
-                Ok(Some((
-                    self.number,
-                    match self.encoding {
-                        Encoding::Utf8 => match std::str::from_utf8(bytes) {
-                            Ok(s) => Cow::Borrowed(s),
-                            Err(_) => String::from_utf8_lossy(bytes),
-                        },
-                        Encoding::Latin1 => {
-                            if bytes.is_ascii() {
-                                // Cannot fail: ASCII is UTF-8.
-                                Cow::Borrowed(std::str::from_utf8(bytes).unwrap_or_default())
-                            } else {
-                                Cow::Owned(bytes.iter().map(|&b| b as char).collect())
-                            }
-                        }
+                let text = match self.encoding {
+                    Encoding::Utf8 | Encoding::Latin1 if known_ascii => {
+                        debug_assert!(bytes.is_ascii());
+                        // SAFETY: every byte is ASCII (checked with the buffer it is in),
+                        // and ASCII is valid UTF-8.
+                        Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(bytes) })
+                    }
+                    Encoding::Utf8 => match std::str::from_utf8(bytes) {
+                        Ok(s) => Cow::Borrowed(s),
+                        Err(_) => String::from_utf8_lossy(bytes),
                     },
-                )))
+                    Encoding::Latin1 => {
+                        if bytes.is_ascii() {
+                            // Cannot fail: ASCII is UTF-8.
+                            Cow::Borrowed(std::str::from_utf8(bytes).unwrap_or_default())
+                        } else {
+                            Cow::Owned(bytes.iter().map(|&b| b as char).collect())
+                        }
+                    }
+                };
+                Ok(Some(NumberedLine {
+                    number: self.number,
+                    text,
+                    ascii: known_ascii,
+                }))
             }
         }
     }
@@ -153,8 +201,8 @@ mod tests {
     fn lines_lose_their_ends_and_an_unfinished_last_line_is_left() {
         let mut r = reader(b"a\r\nb\n\nc");
         let mut got = Vec::new();
-        while let Some((_, l)) = r.next_numbered().unwrap() {
-            got.push(l.into_owned());
+        while let Some(l) = r.next_numbered().unwrap() {
+            got.push(l.text.into_owned());
         }
         assert_eq!(got, vec!["a", "b", ""]);
     }
@@ -163,9 +211,61 @@ mod tests {
     fn invalid_utf8_is_replaced() {
         let mut r = reader(b"ok \xff\xfe end\n");
         assert_eq!(
-            r.next_numbered().unwrap().unwrap().1,
+            r.next_numbered().unwrap().unwrap().text,
             "ok \u{fffd}\u{fffd} end"
         );
+    }
+
+    #[test]
+    fn lines_known_to_be_ascii_are_and_read_the_same() {
+        // ASCII lines around non-ASCII ones (valid and invalid UTF-8), through buffers of
+        // many sizes: the text is what a check of each line gives, and a line said to be
+        // ASCII is.
+        let mut text = Vec::new();
+        for i in 0..200 {
+            match i % 7 {
+                3 => text.extend_from_slice(format!("caf\u{e9} {i}\n").as_bytes()),
+                5 => text.extend_from_slice(b"bad \xff byte\r\n"),
+                _ => text.extend_from_slice(format!("line {i} plain ascii\n").as_bytes()),
+            }
+        }
+        let want: Vec<String> = text
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                String::from_utf8_lossy(l)
+                    .trim_end_matches('\r')
+                    .to_string()
+            })
+            .collect();
+        for cap in [1, 2, 7, 16, 33, 64, 100, 4096, 1 << 20] {
+            let mut r = LineReader::new(
+                LogInput::Reader(BufReader::with_capacity(
+                    cap,
+                    Box::new(text.clone().leak() as &[u8]),
+                )),
+                Encoding::Utf8,
+            );
+            let (mut got, mut flagged) = (Vec::new(), 0);
+            while let Some(l) = r.next_numbered().unwrap() {
+                assert!(
+                    !l.ascii || l.text.is_ascii(),
+                    "buffer of {cap}: {:?}",
+                    l.text
+                );
+                flagged += usize::from(l.ascii);
+                got.push(l.text.into_owned());
+            }
+            assert_eq!(got, want, "buffer of {cap}");
+            // A line that runs past the end of the buffer is gathered and checked alone;
+            // with the whole text in the buffer, every ASCII line is known to be one.
+            let ascii_lines = want.iter().filter(|l| l.is_ascii()).count();
+            if cap == 1 << 20 {
+                assert_eq!(flagged, ascii_lines);
+            } else if cap >= 64 {
+                assert!(flagged > 0, "buffer of {cap}");
+            }
+        }
     }
 
     #[test]
@@ -178,8 +278,8 @@ mod tests {
                 Encoding::Utf8,
             );
             let mut got = Vec::new();
-            while let Some((n, l)) = r.next_numbered().unwrap() {
-                got.push((n, l.into_owned()));
+            while let Some(l) = r.next_numbered().unwrap() {
+                got.push((l.number, l.text.into_owned()));
             }
             let want = ["abc", "longer line", "xy", "", "abcdefgh"];
             let want: Vec<(usize, String)> = want
@@ -197,6 +297,6 @@ mod tests {
             LogInput::Reader(BufReader::new(Box::new(&b"caf\xe9\n"[..]))),
             Encoding::Latin1,
         );
-        assert_eq!(r.next_numbered().unwrap().unwrap().1, "café");
+        assert_eq!(r.next_numbered().unwrap().unwrap().text, "café");
     }
 }

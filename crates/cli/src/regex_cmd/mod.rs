@@ -384,12 +384,17 @@ where
     let Some((preparer, finisher)) = stages else {
         let mut prepared = Prepared::default();
         let mut result = ToolLine::default();
-        while let Some((number, line)) = reader.next_numbered()? {
+        while let Some(input::NumberedLine {
+            number,
+            text: line,
+            ascii,
+        }) = reader.next_numbered()?
+        {
             if skipped(&line) {
                 continue;
             }
             let (preparer, finisher) = tool.split_stages();
-            preparer.prepare(&line, now, &mut prepared);
+            preparer.prepare_known(&line, ascii, now, &mut prepared);
             finisher.finish_into(&mut prepared, now, &mut result);
             sink(finisher, number, &line, &result)?;
         }
@@ -413,7 +418,12 @@ where
         let produced = (|| -> anyhow::Result<()> {
             let mut batch: Vec<Item> = Vec::with_capacity(BATCH);
             let mut used = 0;
-            while let Some((number, line)) = reader.next_numbered()? {
+            while let Some(input::NumberedLine {
+                number,
+                text: line,
+                ascii,
+            }) = reader.next_numbered()?
+            {
                 if skipped(&line) {
                     continue;
                 }
@@ -424,7 +434,7 @@ where
                 item.number = number;
                 item.line.clear();
                 item.line.push_str(&line);
-                preparer.prepare(&line, now, &mut item.prepared);
+                preparer.prepare_known(&line, ascii, now, &mut item.prepared);
                 used += 1;
                 if used == BATCH {
                     let next = empty_rx
