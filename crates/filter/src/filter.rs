@@ -12,7 +12,6 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::Arc;
 
 use crate::date::convert::{parse_zone, TimeError};
 use crate::date::{DateDetector, TimeCache};
@@ -268,9 +267,24 @@ impl CompiledRegex {
     }
 }
 
-/// A group's name in a match's dict: shared with the compiled regex, so that naming a group
-/// copies nothing.
-pub(crate) type GroupName = Arc<str>;
+/// A group's name in a match's dict: interned for the life of the process (see [`intern`]),
+/// so that naming a group copies and counts nothing.
+pub(crate) type GroupName = &'static str;
+
+/// The one copy of a group name. Names are a few short words (`ip4`, `user`, `mlfid`, a
+/// filter's own `F-*` names), the same in every filter: each distinct one is kept once, for
+/// good, however often filters are compiled.
+pub(crate) fn intern(name: &str) -> GroupName {
+    static NAMES: std::sync::Mutex<std::collections::BTreeSet<&'static str>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(n) = names.get(name) {
+        return n;
+    }
+    let kept: &'static str = Box::leak(name.to_string().into_boxed_str());
+    names.insert(kept);
+    kept
+}
 
 /// A group's captured text. Most values (addresses, user names, a connection's id) are short
 /// enough to be held inline, so that capturing them allocates nothing.
@@ -281,10 +295,7 @@ pub(crate) type Dict = Vec<(GroupName, Option<GroupValue>)>;
 
 /// `names` as the shared names of dicts.
 pub(crate) fn shared_names(names: &[Option<String>]) -> Vec<Option<GroupName>> {
-    names
-        .iter()
-        .map(|n| n.as_deref().map(GroupName::from))
-        .collect()
+    names.iter().map(|n| n.as_deref().map(intern)).collect()
 }
 
 /// The groups a failure's bookkeeping reads: the multi-line merge's steering groups, the
@@ -307,16 +318,33 @@ pub const BOOKKEEPING_GROUPS: [&str; 9] = [
 #[derive(Debug, Clone)]
 pub(crate) struct GroupSelection {
     names: Vec<Option<GroupName>>,
+    /// The named groups of `names`, with their indexes.
+    named: Vec<(usize, GroupName)>,
     alternates: Vec<(GroupName, GroupName)>,
     only: bool,
+}
+
+/// Room a dict of a failregex's match is made with beyond its own groups: for the
+/// prefregex's groups it is merged with (see [`crate::multiline::Groups::merged`]).
+pub(crate) const DICT_ROOM: usize = 4;
+
+fn named_of(names: &[Option<GroupName>]) -> Vec<(usize, GroupName)> {
+    names
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| Some((i, (*n)?)))
+        .collect()
 }
 
 impl GroupSelection {
     /// Every group of a regex with groups `names`.
     pub(crate) fn all(names: &[Option<String>]) -> Self {
+        let alternates = alternates_of(names);
+        let names = shared_names(names);
         GroupSelection {
-            names: shared_names(names),
-            alternates: alternates_of(names),
+            named: named_of(&names),
+            names,
+            alternates,
             only: false,
         }
     }
@@ -327,13 +355,14 @@ impl GroupSelection {
             .into_iter()
             .filter(|(_, target)| keep.contains(&&**target))
             .collect();
-        let names = shared_names(names)
+        let names: Vec<Option<GroupName>> = shared_names(names)
             .into_iter()
             .map(|n| {
                 n.filter(|n| keep.contains(&&**n) || alternates.iter().any(|(alt, _)| alt == n))
             })
             .collect();
         GroupSelection {
+            named: named_of(&names),
             names,
             alternates,
             only: true,
@@ -350,15 +379,13 @@ impl GroupSelection {
         present_only: bool,
     ) -> Dict {
         if present_only && self.alternates.is_empty() {
-            return self
-                .names
-                .iter()
-                .enumerate()
-                .filter_map(|(i, n)| {
-                    let (s, e) = get(i)?;
-                    Some((n.clone()?, Some(GroupValue::from(&text[s..e]))))
-                })
-                .collect();
+            let mut dict = Dict::with_capacity(self.named.len() + DICT_ROOM);
+            for &(i, n) in &self.named {
+                if let Some((s, e)) = get(i) {
+                    dict.push((n, Some(GroupValue::from(&text[s..e]))));
+                }
+            }
+            return dict;
         }
         let mut groups = named_groups(&self.names, &self.alternates, text, get);
         if self.only && !self.alternates.is_empty() {
@@ -381,7 +408,7 @@ pub(crate) fn alternates_of(names: &[Option<String>]) -> Vec<(GroupName, GroupNa
     let mut alternates: Vec<(GroupName, GroupName)> = names
         .iter()
         .flatten()
-        .filter_map(|g| Some((GroupName::from(g.as_str()), alternate_target(g)?.into())))
+        .filter_map(|g| Some((intern(g), intern(&alternate_target(g)?))))
         .collect();
     alternates.sort();
     alternates
@@ -395,16 +422,13 @@ pub(crate) fn named_groups(
     text: &str,
     get: impl Fn(usize) -> Option<(usize, usize)>,
 ) -> Dict {
-    let mut groups: Dict = names
-        .iter()
-        .enumerate()
-        .filter_map(|(i, n)| {
-            Some((
-                n.clone()?,
-                get(i).map(|(s, e)| GroupValue::from(&text[s..e])),
-            ))
-        })
-        .collect();
+    let mut groups = Dict::with_capacity(names.len().min(16) + DICT_ROOM);
+    groups.extend(
+        names
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| Some(((*n)?, get(i).map(|(s, e)| GroupValue::from(&text[s..e]))))),
+    );
     for (alt, target) in alternates {
         let value = groups
             .iter()
@@ -416,7 +440,7 @@ pub(crate) fn named_groups(
         match groups.iter_mut().find(|(n, _)| n == target) {
             Some((_, v)) if v.as_deref().is_some_and(|v| !v.is_empty()) => {}
             Some((_, v)) => *v = Some(value),
-            None => groups.push((target.clone(), Some(value))),
+            None => groups.push((*target, Some(value))),
         }
     }
     groups

@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::filter::{GroupName, GroupValue};
+use crate::filter::{intern, GroupName, GroupValue};
 
 /// Seconds an entry lives.
 const TTL: f64 = 300.0;
@@ -49,7 +49,7 @@ impl Groups {
         let mut groups = Groups(fail);
         let own = groups.0.len();
         for (k, v) in pre {
-            if !groups.0[..own].iter().any(|(n, _)| same_name(n, &k)) {
+            if !groups.0[..own].iter().any(|(n, _)| same_name(n, k)) {
                 groups.0.push((k, v));
             }
         }
@@ -71,7 +71,7 @@ impl Groups {
         key: GroupName,
         value: Option<GroupValue>,
     ) -> Option<Option<GroupValue>> {
-        match self.find(&key) {
+        match self.find(key) {
             Some(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
             None => {
                 self.0.push((key, value));
@@ -332,7 +332,7 @@ impl<L: Clone> MlfidCache<L> {
             flags |= GAINED | NOFAIL;
             if !fail.truthy("nofail") {
                 let gained = fail.groups.get("mlfgained").cloned().flatten();
-                fail.groups.insert(GroupName::from("nofail"), gained);
+                fail.groups.insert(intern("nofail"), gained);
             }
         } else if fail.truthy("nofail") {
             flags |= NOFAIL;
@@ -422,7 +422,7 @@ mod tests {
         FailData::from_groups(Groups::from_pairs(
             pairs
                 .iter()
-                .map(|(k, v)| (GroupName::from(*k), Some(GroupValue::from(*v)))),
+                .map(|(k, v)| (intern(k), Some(GroupValue::from(*v)))),
         ))
     }
 
@@ -435,22 +435,17 @@ mod tests {
         }
         let mut g = Groups::default();
         for n in ["user", "ip4", "mlfid", "nofail", "ip6"] {
-            g.insert(GroupName::from(n), Some(n.to_uppercase().into()));
+            g.insert(intern(n), Some(n.to_uppercase().into()));
         }
-        assert_eq!(
-            g.insert(GroupName::from("ip4"), None),
-            Some(Some("IP4".into()))
-        );
+        assert_eq!(g.insert(intern("ip4"), None), Some(Some("IP4".into())));
         assert_eq!(g.get("ip6"), Some(&Some("IP6".into())));
         assert_eq!(g.get("ip4"), Some(&None));
         assert_eq!(g.remove("mlfid"), Some(Some("MLFID".into())));
         assert_eq!(g.get("mlfid"), None);
-        let other = Groups::from_pairs(["ip6", "user", "nofail", "ip4"].map(|n| {
-            (
-                GroupName::from(n),
-                (n != "ip4").then(|| n.to_uppercase().into()),
-            )
-        }));
+        let other = Groups::from_pairs(
+            ["ip6", "user", "nofail", "ip4"]
+                .map(|n| (intern(n), (n != "ip4").then(|| n.to_uppercase().into()))),
+        );
         assert_eq!(g, other);
         let names: Vec<String> = g.into_map().into_keys().collect();
         assert_eq!(names, ["ip4", "ip6", "nofail", "user"]);
