@@ -706,6 +706,15 @@ fn first_stage_slots(r: &CompiledRegex) -> Option<OwnSlots> {
     r.pcre2_regex().cloned().map(OwnSlots::new)
 }
 
+/// [`first_stage_slots`] for the prefregex, searched without its content tail where that is
+/// exact (see [`OwnSlots::without_content_tail`]).
+fn prefregex_slots(r: &CompiledRegex) -> Option<OwnSlots> {
+    crate::dialect::translate(r.expanded(), crate::dialect::Dialect::Pcre2, false)
+        .ok()
+        .and_then(|t| OwnSlots::without_content_tail(&t.pattern, r.group_names()))
+        .or_else(|| first_stage_slots(r))
+}
+
 /// Search `text` with `slots`; the spans go to `spans`. `None` when PCRE2 gives up (its match
 /// limit): the regex's own search decides then, in the second stage.
 fn first_stage_search(
@@ -951,7 +960,7 @@ impl Filter {
         // (see `Dating::prepare`); the failregexes only when it has the prefregex's answer
         // and finds its content as the second stage would.
         let pref_search = if maxlines == 1 {
-            prefregex.as_ref().and_then(first_stage_slots)
+            prefregex.as_ref().and_then(prefregex_slots)
         } else {
             None
         };

@@ -134,6 +134,37 @@ impl Eq for Captures {}
 pub(crate) struct OwnSlots {
     regex: Pcre2Code,
     locs: pcre2::bytes::CaptureLocations,
+    /// Searching a prefregex without its `(?P<content>.+)$` tail (see
+    /// [`OwnSlots::without_content_tail`]): the `content` group's index, and where the last
+    /// match's content ended.
+    tail: Option<(usize, usize)>,
+}
+
+/// A search its regex's PCRE2 code (or slots) gave up: the regex's own engine decides.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GaveUp;
+
+/// The end of a prefregex as Fail2Ban's filters write it: `<F-CONTENT>.+</F-CONTENT>$`.
+const CONTENT_TAIL: &str = "(?P<content>.+)$";
+
+/// Does PCRE2 here read `.` and `$` as Python does on a line (`.` anything but `\n`, `$`
+/// before a final `\n`)? That is its default newline convention (LF); a build with another
+/// convention keeps the whole regex.
+fn newline_is_lf() -> bool {
+    static LF: OnceLock<bool> = OnceLock::new();
+    *LF.get_or_init(|| {
+        let probe = "a\rb\x0bc\x0cd\n";
+        [false, true].into_iter().all(|unicode| {
+            let Ok(re) = build_form("^(.+)$", unicode, false) else {
+                return false;
+            };
+            let mut locs = re.capture_locations();
+            matches!(
+                re.captures_read_at(&mut locs, probe.as_bytes(), 0),
+                Ok(Some(_))
+            ) && locs.get(1) == Some((0, probe.len() - 1))
+        })
+    })
 }
 
 impl fmt::Debug for OwnSlots {
@@ -146,33 +177,89 @@ impl OwnSlots {
     /// Slots for `regex`.
     pub(crate) fn new(regex: Pcre2Code) -> OwnSlots {
         let locs = regex.capture_locations();
-        OwnSlots { regex, locs }
+        OwnSlots {
+            regex,
+            locs,
+            tail: None,
+        }
+    }
+
+    /// Slots for a single-line prefregex (PCRE2 syntax, `names` its groups) that ends in
+    /// `(?P<content>.+)$`, searched with the tail cut to `(?P<content>)(?=.)`: on one line and
+    /// its `\n`, `.+$` matches from a place exactly when one character that is not `\n`
+    /// follows, so the rest of the regex matches the same way, and `content` runs to the line
+    /// end. Most of a prefregex's search was that scan of the rest of the line. `None` when the
+    /// regex is not of that form (or sets flags that could change `.`).
+    pub(crate) fn without_content_tail(
+        pattern: &str,
+        names: &[Option<String>],
+    ) -> Option<OwnSlots> {
+        let head = pattern.strip_suffix(CONTENT_TAIL)?;
+        // `.` stays what it is unless a flag (`(?s)`, `(?x)`...) is set somewhere.
+        let flags = head.match_indices("(?").any(|(i, _)| {
+            head[i + 2..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() && c != 'P' || c == '-' || c == '^')
+        });
+        if flags || head.ends_with('\\') || !newline_is_lf() {
+            return None;
+        }
+        let cut = format!("{head}(?P<content>)(?=.)");
+        let regex = Pcre2Code::build(&limited_pattern(&cut)).ok()?;
+        if regex.capture_names() != names {
+            return None;
+        }
+        let content = names.iter().position(|n| n.as_deref() == Some("content"))?;
+        let locs = regex.capture_locations();
+        Some(OwnSlots {
+            regex,
+            locs,
+            tail: Some((content, 0)),
+        })
     }
 
     /// Search `text` from its start, `text` known to be all ASCII when `ascii` is true (the
     /// text it is part of was checked once, instead of each text at each search; `false` says
     /// nothing: the text is checked). The spans stay available through [`Self::get`]. An
     /// error is PCRE2 giving up (its match limit).
-    pub(crate) fn search_known(&mut self, text: &str, ascii: bool) -> Result<bool, pcre2::Error> {
+    pub(crate) fn search_known(&mut self, text: &str, ascii: bool) -> Result<bool, GaveUp> {
         debug_assert!(!ascii || text.is_ascii());
         let subject = text.as_bytes();
         let form = match &self.regex.ascii {
             Some(a) if ascii || subject.is_ascii() => a,
             _ => self.regex.unicode(),
         };
-        form.captures_read_at(&mut self.locs, subject, 0)
-            .map(|m| m.is_some())
+        let found = form
+            .captures_read_at(&mut self.locs, subject, 0)
+            .map_err(|_| GaveUp)?
+            .is_some();
+        if let (true, Some((content, end))) = (found, self.tail.as_mut()) {
+            // The cut regex is exact on one line (and its `\n`): anything else goes to the
+            // whole regex.
+            let line_end = subject.len() - usize::from(subject.last() == Some(&b'\n'));
+            let start = self.locs.get(*content).map_or(line_end, |(s, _)| s);
+            if start >= line_end || memchr::memchr(b'\n', &subject[start..line_end]).is_some() {
+                return Err(GaveUp);
+            }
+            *end = line_end;
+        }
+        Ok(found)
     }
 
     /// Group `i`'s span in the last match.
     pub(crate) fn get(&self, i: usize) -> Option<(usize, usize)> {
-        self.locs.get(i)
+        let span = self.locs.get(i);
+        match self.tail {
+            Some((content, end)) if i == content || i == 0 => span.map(|(s, _)| (s, end)),
+            _ => span,
+        }
     }
 
     /// Every group's span in the last match, into `spans`.
     pub(crate) fn copy_spans(&self, spans: &mut Vec<Option<(usize, usize)>>) {
         spans.clear();
-        spans.extend((0..self.locs.len()).map(|i| self.locs.get(i)));
+        spans.extend((0..self.locs.len()).map(|i| self.get(i)));
     }
 }
 
@@ -717,6 +804,61 @@ mod tests {
         assert_eq!(c.span(), (2, 5));
         // pos keeps context: `\b` between `1` and `2` is not a boundary.
         assert!(m.search_at("x 123", 3, 5).is_none());
+    }
+
+    #[test]
+    fn a_prefregex_without_its_content_tail_gives_the_same_spans() {
+        // sshd's prefregex as Fail2Ban 1.0.2 expands it, and a small one whose prefix can
+        // take the whole line.
+        let sshd = r"^(?P<mlfid>(?:\[\])?\s*(?:<[^.]+\.[^.]+>\s+)?(?:\S+\s+)?(?:kernel:\s?\[ *\d+\.\d+\]:?\s+)?(?:@vserver_\S+\s+)?(?:(?:(?:\[\d+\])?:\s+[\[\(]?sshd(?:\(\S+\))?[\]\)]?:?|[\[\(]?sshd(?:\(\S+\))?[\]\)]?:?(?:\[\d+\])?:?)\s+)?(?:\[ID \d+ \S+\]\s+)?)(?:(?:error|fatal): (?:PAM: )?)?(?P<content>.+)$";
+        let greedy = r"^(?P<head>\S*\s*)(?P<content>.+)$";
+        let texts = [
+            " bastion sshd[41039]: Failed password for root from 198.51.100.1 port 22 ssh2\n",
+            " bastion sshd[1]: error: PAM: Authentication failure\n",
+            "sshd[1]: \n",
+            "word\n",
+            "two words\n",
+            " \n",
+            "\n",
+            "",
+            "no newline at the end",
+            "caf\u{e9} sshd[2]: \u{fc}ber\n",
+            "a\rb sshd[3]: x\ty\n",
+        ];
+        for pattern in [sshd, greedy] {
+            let whole = Pcre2Code::build(&limited_pattern(pattern)).unwrap();
+            let mut whole = OwnSlots::new(whole);
+            let names = whole.regex.capture_names().to_vec();
+            let mut cut = OwnSlots::without_content_tail(pattern, &names).expect("of that form");
+            for text in texts {
+                let expected = whole.search_known(text, false).unwrap();
+                match cut.search_known(text, text.is_ascii()) {
+                    Ok(found) => {
+                        assert_eq!(found, expected, "{pattern} on {text:?}");
+                        if found {
+                            for i in 0..names.len() {
+                                assert_eq!(cut.get(i), whole.get(i), "group {i} on {text:?}");
+                            }
+                        }
+                    }
+                    Err(GaveUp) => panic!("gave up on {text:?}"),
+                }
+            }
+            // A text of two lines is left to the whole regex.
+            assert!(cut.search_known("a b\nc d\n", true).is_err());
+        }
+        // Flags that could change `.`, or another end, keep the whole regex.
+        for other in [
+            r"(?s)^(?P<content>.+)$",
+            r"^x(?P<content>.+)",
+            r"^(?P<content>.*)$",
+        ] {
+            let names = Pcre2Code::build(other).unwrap().capture_names().to_vec();
+            assert!(
+                OwnSlots::without_content_tail(other, &names).is_none(),
+                "{other}"
+            );
+        }
     }
 
     #[test]

@@ -214,6 +214,18 @@ fn jit_slots(r: &CompiledRegex) -> Option<OwnSlots> {
 }
 
 impl Searcher {
+    /// A single-line searcher for a prefregex: see [`OwnSlots::without_content_tail`].
+    fn for_prefregex(r: &CompiledRegex) -> Searcher {
+        let mut s = Searcher::new(r, true);
+        if let Some(cut) = dialect::translate(r.expanded(), Dialect::Pcre2, false)
+            .ok()
+            .and_then(|t| OwnSlots::without_content_tail(&t.pattern, r.group_names()))
+        {
+            s.jit = Some(cut);
+        }
+        s
+    }
+
     fn new(r: &CompiledRegex, single_line: bool) -> Searcher {
         let names = r.group_names().to_vec();
         let (dict_names, alternates) = r.dict_names();
@@ -729,7 +741,7 @@ impl RegexTool {
             rs.iter().map(|r| Searcher::new(r, single)).collect()
         };
         let prefregex = match (single, filter.prefregex()) {
-            (true, Some(r)) => Some((filter.clone(), Searcher::new(r, true))),
+            (true, Some(r)) => Some((filter.clone(), Searcher::for_prefregex(r))),
             _ => None,
         };
         let prefregex_every_line = filter
