@@ -10,7 +10,7 @@
 //! Failures spread over lines that share a connection id (`<F-MLFID>`) are merged by
 //! the `multiline` module.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::date::convert::{parse_zone, TimeError};
@@ -1018,9 +1018,9 @@ impl Filter {
 
     /// From now on, extract only the groups of a match that the failure bookkeeping reads
     /// ([`BOOKKEEPING_GROUPS`], and the prefregex's `content`), and leave
-    /// [`Failure::groups`] empty; everything else about the results (host, time, `fid`,
-    /// users, lines, `nofail` matches) stays the same. For a daemon whose actions show no
-    /// captured field: the other groups are never copied.
+    /// [`Failure::groups`] and [`Failure::users`] empty; everything else about the results
+    /// (host, time, `fid`, lines, `nofail` matches) stays the same. For a daemon whose actions
+    /// show no captured field: the other groups are never copied.
     pub fn keep_bookkeeping_groups_only(&mut self) {
         let m = &mut self.matching;
         m.failure_groups = false;
@@ -1740,7 +1740,8 @@ impl Matching {
                     .map(|l| l.original().to_string())
                     .collect(),
                 regex_index: index,
-                users: fail.users.clone().unwrap_or_default(),
+                // Counting reads no users (nor any other group).
+                users: BTreeSet::new(),
                 groups: BTreeMap::new(),
             }
         };
@@ -2166,7 +2167,7 @@ mod tests {
     }
 
     #[test]
-    fn bookkeeping_groups_only_change_nothing_but_the_failures_groups() {
+    fn bookkeeping_groups_only_change_nothing_but_the_failures_groups_and_users() {
         // A prefregex with its own groups, failregexes with groups the bookkeeping reads (user,
         // host, nofail, mlfid) and others (port, alt_user): the results must be the same but
         // for the failures' groups, left empty (users still come from `alt_*` groups).
@@ -2214,8 +2215,9 @@ mod tests {
             let mut got = few.process_line(&line, now);
             assert_eq!(got.failures.len(), want.failures.len(), "{line}");
             for (g, w) in got.failures.iter_mut().zip(&want.failures) {
-                assert!(g.groups.is_empty(), "{line}");
+                assert!(g.groups.is_empty() && g.users.is_empty(), "{line}");
                 g.groups = w.groups.clone();
+                g.users = w.users.clone();
             }
             assert_eq!(got, want, "{line}");
             failures += want.failures.len();

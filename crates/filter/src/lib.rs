@@ -119,7 +119,8 @@ pub struct Failure {
     pub lines: Vec<String>,
     /// Index of the failregex that matched.
     pub regex_index: usize,
-    /// Every `user` seen for the failure's `<F-MLFID>` connection (empty without one).
+    /// Every `user` seen for the failure's `<F-MLFID>` connection (empty without one, and
+    /// after [`Filter::keep_bookkeeping_groups_only`]).
     pub users: BTreeSet<String>,
     /// Every named group of the (merged) match as Fail2Ban's failure data holds it: `None`
     /// for a group that did not take part, `Some("")` for an empty capture.
