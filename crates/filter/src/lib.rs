@@ -32,6 +32,21 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 pub use filter::{CompiledRegex, Filter};
+
+/// The length of the all-ASCII start of `buf`, found a block at a time: readers check a whole
+/// read buffer once, and a line inside that start needs no UTF-8 check of its own (and is
+/// known to be ASCII to the searches).
+pub fn ascii_prefix(buf: &[u8]) -> usize {
+    let mut n = 0;
+    for block in buf.chunks(4096) {
+        if block.is_ascii() {
+            n += block.len();
+        } else {
+            return n + block.iter().position(|b| !b.is_ascii()).unwrap_or(0);
+        }
+    }
+    n
+}
 pub use lint::lint_regex;
 pub use matcher::Engine;
 

@@ -66,19 +66,6 @@ pub struct LineReader {
     ascii_ahead: usize,
 }
 
-/// The length of the all-ASCII start of `buf`, found a block at a time.
-fn ascii_prefix(buf: &[u8]) -> usize {
-    let mut n = 0;
-    for block in buf.chunks(4096) {
-        if block.is_ascii() {
-            n += block.len();
-        } else {
-            return n + block.iter().position(|b| !b.is_ascii()).unwrap_or(0);
-        }
-    }
-    n
-}
-
 /// A line as [`LineReader::next_numbered`] gives it.
 pub struct NumberedLine<'a> {
     /// 1-based physical line number.
@@ -127,7 +114,7 @@ impl LineReader {
                 self.ascii_ahead = self.ascii_ahead.saturating_sub(lent);
                 let buf = reader.fill_buf()?;
                 if self.ascii_ahead == 0 {
-                    self.ascii_ahead = ascii_prefix(buf);
+                    self.ascii_ahead = warden_filter::ascii_prefix(buf);
                 }
                 let found = memchr::memchr(b'\n', buf);
                 // A line that ends inside the known-ASCII start needs no check of its own.

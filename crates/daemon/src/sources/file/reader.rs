@@ -73,6 +73,10 @@ impl Budget {
 pub trait LineSink {
     /// One line's bytes (without its `\n`); `truncated`: cut at [`MAX_LINE`].
     fn push_bytes(&mut self, bytes: &[u8], truncated: bool);
+    /// [`Self::push_bytes`] of a line known to be all ASCII (not truncated).
+    fn push_ascii(&mut self, bytes: &[u8]) {
+        self.push_bytes(bytes, false);
+    }
     /// How many lines it holds.
     fn count(&self) -> usize;
 }
@@ -128,6 +132,14 @@ impl Lines {
 impl LineSink for Lines {
     fn push_bytes(&mut self, bytes: &[u8], truncated: bool) {
         push_line(&mut self.text, bytes, truncated);
+        self.ends.push(self.text.len());
+    }
+    fn push_ascii(&mut self, bytes: &[u8]) {
+        debug_assert!(bytes.is_ascii());
+        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        // SAFETY: every byte is ASCII (checked with the read it came in), and ASCII is UTF-8.
+        self.text
+            .push_str(unsafe { std::str::from_utf8_unchecked(bytes) });
         self.ends.push(self.text.len());
     }
     fn count(&self) -> usize {
@@ -274,10 +286,17 @@ impl Reader {
 
     fn consume(&mut self, chunk: &[u8], out: &mut impl LineSink) {
         let mut start = 0;
+        // One ASCII check of the read instead of a UTF-8 check of each line in it.
+        let ascii = warden_filter::ascii_prefix(chunk);
         for nl in memchr::memchr_iter(b'\n', chunk) {
             if self.pending.is_empty() && !self.overlong {
                 // The common case: the whole line is inside this chunk.
-                out.push_bytes(skip_nul(&chunk[start..nl]), false);
+                let line = skip_nul(&chunk[start..nl]);
+                if nl <= ascii {
+                    out.push_ascii(line);
+                } else {
+                    out.push_bytes(line, false);
+                }
             } else {
                 self.append(&chunk[start..nl]);
                 self.emit_pending(out);
