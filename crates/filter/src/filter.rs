@@ -206,7 +206,8 @@ impl CompiledRegex {
     /// The compiled matcher.
     pub fn matcher(&self) -> &AnyMatcher {
         self.matcher.get_or_init(|| {
-            // It compiled when the regex was built; the same input compiles the same way.
+            // It compiled when the regex was built, or (`new_single_line`) the `regex` crate's
+            // parser took it and its PCRE2 form compiled, which `compile` falls back to.
             matcher::compile(&self.expanded, self.multiline)
                 .expect("a regex that compiled once compiles again")
         })
