@@ -884,7 +884,22 @@ impl Filter {
             .as_ref()
             .is_some_and(|p| FAILURE_ID_GROUPS.iter().any(|g| p.has_group(g)));
         let mut failregex = Vec::new();
-        let compiled = compile_all(&spec.failregex, spec.usedns, multiline, maxlines == 1);
+        // The date templates (the defaults are compiled once per process) are made on a thread
+        // of their own meanwhile: with the regexes, they are most of a filter's start-up.
+        let (compiled, dates) = std::thread::scope(|scope| {
+            let datepattern = spec.datepattern.as_deref();
+            let dates = std::thread::Builder::new()
+                .name("date-templates".into())
+                .spawn_scoped(scope, move || DateDetector::from_datepattern(datepattern));
+            let compiled = compile_all(&spec.failregex, spec.usedns, multiline, maxlines == 1);
+            let dates = match dates {
+                Ok(handle) => handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(_) => DateDetector::from_datepattern(datepattern),
+            };
+            (compiled, dates)
+        });
         for ((i, r), compiled) in spec.failregex.iter().enumerate().zip(compiled) {
             match compiled {
                 Ok(c) => {
@@ -912,7 +927,7 @@ impl Filter {
                 Err(e) => err("ignoreregex", i, r, e),
             }
         }
-        let mut dates = match DateDetector::from_datepattern(spec.datepattern.as_deref()) {
+        let mut dates = match dates {
             Ok(d) => d,
             Err(e) => {
                 err(
