@@ -276,8 +276,7 @@ pub(crate) type GroupName = &'static str;
 /// filter's own `F-*` names), the same in every filter: each distinct one is kept once, for
 /// good, however often filters are compiled.
 pub(crate) fn intern(name: &str) -> GroupName {
-    static NAMES: std::sync::Mutex<std::collections::BTreeSet<&'static str>> =
-        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    static NAMES: std::sync::Mutex<BTreeSet<&'static str>> = std::sync::Mutex::new(BTreeSet::new());
     let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(n) = names.get(name) {
         return n;
@@ -707,13 +706,17 @@ fn first_stage_slots(r: &CompiledRegex) -> Option<OwnSlots> {
     r.pcre2_regex().cloned().map(OwnSlots::new)
 }
 
-/// [`first_stage_slots`] for the prefregex, searched without its content tail where that is
-/// exact (see [`OwnSlots::without_content_tail`]).
-fn prefregex_slots(r: &CompiledRegex) -> Option<OwnSlots> {
+/// Slots for single-line prefregex `r` searched without its `(?P<content>.+)$` tail, where
+/// it has one and that is exact (see [`OwnSlots::without_content_tail`]).
+pub(crate) fn content_tail_slots(r: &CompiledRegex) -> Option<OwnSlots> {
     crate::dialect::translate(r.expanded(), crate::dialect::Dialect::Pcre2, false)
         .ok()
         .and_then(|t| OwnSlots::without_content_tail(&t.pattern, r.group_names()))
-        .or_else(|| first_stage_slots(r))
+}
+
+/// [`first_stage_slots`] for the prefregex: without its content tail where that is exact.
+fn prefregex_slots(r: &CompiledRegex) -> Option<OwnSlots> {
+    content_tail_slots(r).or_else(|| first_stage_slots(r))
 }
 
 /// Search `text` with `slots`; the spans go to `spans`. `None` when PCRE2 gives up (its match

@@ -226,11 +226,9 @@ impl OwnSlots {
     pub(crate) fn search_known(&mut self, text: &str, ascii: bool) -> Result<bool, GaveUp> {
         debug_assert!(!ascii || text.is_ascii());
         let subject = text.as_bytes();
-        let form = match &self.regex.ascii {
-            Some(a) if ascii || subject.is_ascii() => a,
-            _ => self.regex.unicode(),
-        };
-        let found = form
+        let found = self
+            .regex
+            .for_subject(subject, ascii)
             .captures_read_at(&mut self.locs, subject, 0)
             .map_err(|_| GaveUp)?
             .is_some();
@@ -469,10 +467,11 @@ impl Pcre2Code {
         })
     }
 
-    /// The form that runs on `subject`.
-    fn for_subject(&self, subject: &[u8]) -> &pcre2::bytes::Regex {
+    /// The form that runs on `subject` (known to be all ASCII when `ascii` is true; `false`
+    /// says nothing: the subject is checked).
+    fn for_subject(&self, subject: &[u8], ascii: bool) -> &pcre2::bytes::Regex {
         match &self.ascii {
-            Some(ascii) if subject.is_ascii() => ascii,
+            Some(form) if ascii || subject.is_ascii() => form,
             _ => self.unicode(),
         }
     }
@@ -500,14 +499,14 @@ impl Pcre2Code {
         subject: &[u8],
         start: usize,
     ) -> Result<bool, pcre2::Error> {
-        self.for_subject(subject)
+        self.for_subject(subject, false)
             .captures_read_at(locs, subject, start)
             .map(|m| m.is_some())
     }
 
     /// Does `subject` match?
     pub(crate) fn is_match(&self, subject: &[u8]) -> Result<bool, pcre2::Error> {
-        self.for_subject(subject).is_match(subject)
+        self.for_subject(subject, false).is_match(subject)
     }
 }
 

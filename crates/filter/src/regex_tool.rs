@@ -217,10 +217,7 @@ impl Searcher {
     /// A single-line searcher for a prefregex: see [`OwnSlots::without_content_tail`].
     fn for_prefregex(r: &CompiledRegex) -> Searcher {
         let mut s = Searcher::new(r, true);
-        if let Some(cut) = dialect::translate(r.expanded(), Dialect::Pcre2, false)
-            .ok()
-            .and_then(|t| OwnSlots::without_content_tail(&t.pattern, r.group_names()))
-        {
+        if let Some(cut) = crate::filter::content_tail_slots(r) {
             s.jit = Some(cut);
         }
         s
